@@ -1,0 +1,67 @@
+# django-reqlog developer entry points. Everything installs into project-local
+# virtualenvs, so a fresh machine needs nothing but python3, Java and Maven.
+PYTHON ?= python3
+VENV ?= .venv
+VENV42 ?= .venv-dj42
+PY := $(VENV)/bin/python
+PY42 := $(VENV42)/bin/python
+STAMP := $(VENV)/.installed
+STAMP42 := $(VENV42)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv lint typecheck test test-core test-dj42 demo bench clean es-start es-stop
+
+help:
+	@echo "make demo   - run example_project under gunicorn, drive traffic, print the report"
+	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch, run tests"
+	@echo "make bench  - measure request overhead and shipper throughput (benchmarks/results.md)"
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]' 'Django>=5.2,<5.3' 'djangorestframework>=3.16'
+	touch $@
+
+$(STAMP42): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV42)
+	$(PY42) -m pip install --quiet --upgrade pip
+	$(PY42) -m pip install --quiet -e '.[dev]' 'Django>=4.2,<4.3' 'djangorestframework>=3.15,<3.17'
+	touch $@
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check django_reqlog tests benchmarks example_project
+	$(PY) -m ruff format --check django_reqlog
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+# The integration tests need a real Elasticsearch node: esnode.py fetches
+# Elastic's own distribution from Maven Central, starts it on 127.0.0.1 with
+# security on, runs the command with its URL and credentials in the
+# environment, and stops it by PID whatever the outcome.
+test: lint typecheck test-core test-dj42
+
+test-core: $(STAMP)
+	$(PY) tests/testbed/esnode.py run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# Django 4.2 LTS: the whole suite except the Elasticsearch, slow and
+# end-to-end tests, which do not depend on the Django version.
+test-dj42: $(STAMP42)
+	$(PY42) -m pytest -m "not es and not slow" -q $(PYTEST_ARGS)
+
+es-start: $(STAMP)
+	$(PY) tests/testbed/esnode.py start
+
+es-stop: $(STAMP)
+	$(PY) tests/testbed/esnode.py stop
+
+demo: $(STAMP)
+	$(PY) example_project/demo.py
+
+bench: $(STAMP)
+	$(PY) tests/testbed/esnode.py run --optional -- $(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(VENV42) .cache build dist *.egg-info example_project/var
