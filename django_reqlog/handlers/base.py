@@ -1,0 +1,271 @@
+"""The handler half that runs on the application's threads.
+
+``emit()`` does a dictionary lookup, maybe a uuid4, and a non-blocking
+``put_nowait`` on a bounded queue. Everything else belongs to the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import re
+import tempfile
+import uuid
+import weakref
+from typing import Any
+
+from . import _stderr
+from .metrics import ShipperMetrics
+from .queue_worker import WAKE, FlushRequest, Worker, WorkerOptions
+from .spool import SpoolStore, _inherited
+from .transport import Transport
+
+MiB = 1024 * 1024
+
+# Every live shipper handler, for ``reqlog_status`` and ``shipper_handlers()``.
+_live: weakref.WeakSet[ShipperHandler] = weakref.WeakSet()
+
+
+def shipper_handlers() -> list[ShipperHandler]:
+    """The shipper handlers alive in this process, oldest first."""
+    return sorted(_live, key=lambda h: h._serial)
+
+
+def default_spool_root() -> str:
+    """``<tmp>/django-reqlog-<uid>``: per user, so another account cannot plant files."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(tempfile.gettempdir(), f"django-reqlog-{uid}")
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_float(
+    name: str, value: object, *, positive: bool = True, optional: bool = False
+) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if positive and not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return float(value)
+
+
+def check_float(name: str, value: object) -> float:
+    result = _check_float(name, value)
+    assert result is not None
+    return result
+
+
+def check_str(name: str, value: object, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
+class ShipperHandler(logging.Handler):
+    """Base class: bounded queue, worker thread, spool, metrics, fork handling.
+
+    Subclasses provide ``_make_transport()``, ``_default_formatter()``,
+    ``target`` (shown in messages) and ``spool_key`` (the spool directory name).
+    """
+
+    _counter = 0
+    target = ""
+    spool_key = "shipper"
+
+    def __init__(
+        self,
+        *,
+        level: int | str = logging.NOTSET,
+        queue_size: int = 10_000,
+        batch_size: int = 500,
+        batch_max_bytes: int = 5 * MiB,
+        flush_interval: float = 1.0,
+        spool: bool = True,
+        spool_dir: str | None = None,
+        spool_max_bytes: int = 256 * MiB,
+        spool_max_age: float | None = None,
+        memory_buffer_bytes: int = 8 * MiB,
+        retry_initial: float = 1.0,
+        retry_max: float = 60.0,
+        timeout: float = 10.0,
+        close_timeout: float = 5.0,
+        metrics_interval: float | None = 60.0,
+    ) -> None:
+        super().__init__(level)
+        self.queue_size = _check_int("queue_size", queue_size, 1)
+        self.spool_enabled = check_bool("spool", spool)
+        self.spool_dir = check_str("spool_dir", spool_dir, optional=True) or os.path.join(
+            default_spool_root(), re.sub(r"[^A-Za-z0-9._-]+", "_", self.spool_key)
+        )
+        self.spool_max_bytes = _check_int("spool_max_bytes", spool_max_bytes, 1)
+        self.spool_max_age = _check_float("spool_max_age", spool_max_age, optional=True)
+        self.memory_buffer_bytes = _check_int("memory_buffer_bytes", memory_buffer_bytes, 0)
+        self.options = WorkerOptions(
+            batch_size=_check_int("batch_size", batch_size, 1),
+            batch_max_bytes=_check_int("batch_max_bytes", batch_max_bytes, 1),
+            flush_interval=check_float("flush_interval", flush_interval),
+            retry_initial=check_float("retry_initial", retry_initial),
+            retry_max=check_float("retry_max", retry_max),
+            timeout=check_float("timeout", timeout),
+            close_timeout=check_float("close_timeout", close_timeout),
+            metrics_interval=_check_float("metrics_interval", metrics_interval, optional=True),
+        )
+        if self.options.retry_max < self.options.retry_initial:
+            raise ValueError("retry_max must be >= retry_initial")
+        if self.formatter is None:
+            self.setFormatter(self._default_formatter())
+        ShipperHandler._counter += 1
+        self._serial = ShipperHandler._counter
+        self._closed = False
+        self._start()
+        _live.add(self)
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+
+    def set_name(self, name: str) -> None:
+        # dictConfig names a handler after constructing it; keep the worker's
+        # label (used in the status file) in step.
+        super().set_name(name)
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.name = name
+
+    # -- subclass hooks ------------------------------------------------------
+
+    def _make_transport(self) -> Transport:
+        raise NotImplementedError
+
+    def _default_formatter(self) -> logging.Formatter:
+        raise NotImplementedError
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def _start(self) -> None:
+        self.metrics = ShipperMetrics()
+        self._queue: queue.Queue[object] = queue.Queue(self.queue_size)
+        self._store = SpoolStore(
+            self.spool_dir if self.spool_enabled else None,
+            self.metrics,
+            max_bytes=self.spool_max_bytes,
+            max_age=self.spool_max_age,
+            memory_bytes=self.memory_buffer_bytes,
+        )
+        self._worker = Worker(
+            name=self.name or self.spool_key,
+            records=self._queue,
+            format_record=self.format,
+            transport_factory=self._make_transport,
+            store=self._store,
+            metrics=self.metrics,
+            options=self.options,
+            target=self.target,
+        )
+        self._worker.start()
+
+    def _reset_after_fork(self) -> None:
+        # The parent's thread does not exist here and its queue, sockets and
+        # spool file belong to the parent: keep them referenced (closing them
+        # could flush or unlink the parent's state) and start afresh.
+        _inherited.append(self._worker)
+        self._store.forget_after_fork()
+        _stderr.reset()
+        if not self._closed:
+            self._start()
+
+    # -- the hot path --------------------------------------------------------
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the record; never blocks, never raises, never does I/O."""
+        try:
+            if self._closed:
+                self.metrics.dropped_at_emit += 1
+                return
+            if getattr(record, "event_id", None) is None:
+                record.event_id = uuid.uuid4().hex
+            self._queue.put_nowait(record)
+            self.metrics.queued += 1
+        except queue.Full:
+            self.metrics.dropped_at_emit += 1
+        except Exception:
+            self.handleError(record)
+
+    # -- flushing and closing ------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Hand everything queued so far to the sink or the spool (bounded wait)."""
+        if self._closed or not self._worker.thread.is_alive():
+            return
+        request = FlushRequest()
+        try:
+            self._queue.put(request, timeout=0.1)
+        except queue.Full:
+            return
+        request.done.wait(self.options.close_timeout if timeout is None else timeout)
+
+    def close(self) -> None:
+        """Stop the worker: send what it can within ``close_timeout``, spool the rest."""
+        if not self._closed:
+            self._closed = True
+            worker = self._worker
+            worker.stopping.set()
+            # If the queue is full the worker is awake anyway.
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(WAKE)
+            if worker.thread.is_alive():
+                worker.thread.join(self.options.close_timeout + 1.0)
+            _live.discard(self)
+        super().close()
+
+    # -- introspection ---------------------------------------------------------
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is queued, pending or waiting in a backlog.
+
+        For tests and benchmarks; returns False if ``timeout`` passed first.
+        """
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.flush(timeout=max(0.0, deadline - time.monotonic()))
+            if self._queue.empty() and not self._worker.pending and not self.metrics.backlog:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def status(self) -> dict[str, Any]:
+        """This process's view: target, spool directory and metrics."""
+        return {
+            "handler": self.name or type(self).__name__,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "target": self.target,
+            "spool_dir": self.spool_dir if self.spool_enabled else None,
+            "pid": os.getpid(),
+            "metrics": self.metrics.status(),
+        }
+
+
+def _after_fork(ref: weakref.ref[ShipperHandler]) -> None:
+    handler = ref()
+    if handler is not None:
+        handler._reset_after_fork()

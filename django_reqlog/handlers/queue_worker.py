@@ -1,0 +1,292 @@
+"""The worker thread: format, batch, send, spool, replay.
+
+Everything slow happens here, never on the thread that called ``emit()``.
+The loop wakes for the first of: a queued record, the flush interval, the
+retry time of a waiting backlog, housekeeping, or the self-metric interval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import _stderr
+from .metrics import ShipperMetrics, write_status_file
+from .spool import Item, SpoolStore
+from .transport import SendResult, Transport
+
+SHIPPER_LOGGER = "django_reqlog.shipper"
+
+# Housekeeping cadence: spool retry/adoption/expiry and the status file.
+_MAINTENANCE_INTERVAL = 5.0
+
+
+class _Wake:
+    """Queue sentinel: wake the worker (close) without carrying a record."""
+
+
+class FlushRequest:
+    """Queue sentinel: deliver or spool everything queued before it, then set ``done``."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+WAKE = _Wake()
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    batch_size: int
+    batch_max_bytes: int
+    flush_interval: float
+    retry_initial: float
+    retry_max: float
+    timeout: float
+    close_timeout: float
+    metrics_interval: float | None
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random.
+
+    Jitter keeps many processes that lost the same sink from retrying in
+    lock-step; the fixed half keeps a retry from firing immediately.
+    """
+    delay = min(maximum, initial * (2 ** max(0, attempt - 1)))
+    jittered: float = delay / 2 + random.uniform(0, delay / 2)
+    return jittered
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        name: str,
+        records: queue.Queue[object],
+        format_record: Callable[[logging.LogRecord], str],
+        transport_factory: Callable[[], Transport],
+        store: SpoolStore,
+        metrics: ShipperMetrics,
+        options: WorkerOptions,
+        target: str,
+    ) -> None:
+        self.records = records
+        self.format_record = format_record
+        self.transport_factory = transport_factory
+        self.transport: Transport | None = None
+        self.store = store
+        self.metrics = metrics
+        self.opts = options
+        self.target = target
+        self.name = name
+        self.stopping = threading.Event()
+        self.pending: list[Item] = []
+        self.pending_bytes = 0
+        self.attempt = 0
+        self.next_retry = 0.0
+        self._last_metric_bad = 0
+        self.thread = threading.Thread(target=self._run, name=f"reqlog-shipper-{name}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    # -- main loop -----------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self.store.open()
+        except Exception as exc:
+            _stderr.report("spool-open", f"spool unavailable: {exc!r}")
+        now = time.monotonic()
+        next_flush = now + self.opts.flush_interval
+        next_maintenance = now + _MAINTENANCE_INTERVAL
+        interval = self.opts.metrics_interval
+        next_metrics = now + interval if interval else float("inf")
+        while not self.stopping.is_set():
+            try:
+                wake_at = min(next_flush, next_maintenance, next_metrics)
+                if self.store.backlog:
+                    wake_at = min(wake_at, max(self.next_retry, now))
+                self._collect(max(0.0, wake_at - time.monotonic()))
+                now = time.monotonic()
+                if self.pending and (now >= next_flush or self._batch_full()):
+                    self._deliver()
+                if now >= next_flush:
+                    next_flush = now + self.opts.flush_interval
+                if self.store.backlog and now >= self.next_retry:
+                    self._replay(deadline=now + max(self.opts.flush_interval, 0.5))
+                if now >= next_metrics and interval:
+                    self._inject_metrics()
+                    next_metrics = now + interval
+                if now >= next_maintenance:
+                    self._maintain()
+                    next_maintenance = now + _MAINTENANCE_INTERVAL
+            except Exception as exc:
+                _stderr.report("worker-loop", f"shipper worker error: {exc!r}")
+                time.sleep(0.1)
+        self._shutdown()
+
+    def _batch_full(self) -> bool:
+        return (
+            len(self.pending) >= self.opts.batch_size
+            or self.pending_bytes >= self.opts.batch_max_bytes
+        )
+
+    def _collect(self, timeout: float) -> None:
+        """Block up to ``timeout`` for a record, then drain without blocking."""
+        try:
+            obj = self.records.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            self._take(obj)
+            if self._batch_full():
+                self._deliver()
+            try:
+                obj = self.records.get_nowait()
+            except queue.Empty:
+                return
+
+    def _take(self, obj: object) -> None:
+        if isinstance(obj, logging.LogRecord):
+            self._add(obj)
+        elif isinstance(obj, FlushRequest):
+            self._deliver()
+            obj.done.set()
+
+    def _add(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format_record(record)
+        except Exception as exc:
+            self.metrics.failed += 1
+            self.metrics.last_failure = f"format error: {exc!r}"
+            _stderr.report("format", f"cannot format log record: {exc!r}")
+            return
+        # Only bytes are kept from here on: once the caller drops the record,
+        # its traceback (and every frame's locals) can be freed, long before
+        # the batch is sent. The record itself is shared with other handlers,
+        # so it is never mutated here.
+        event_id = getattr(record, "event_id", None) or uuid.uuid4().hex
+        payload = text.encode("utf-8", "replace")
+        self.pending.append((str(event_id), payload))
+        self.pending_bytes += len(payload)
+
+    # -- delivery ------------------------------------------------------------
+
+    def _degraded(self) -> bool:
+        return bool(self.store.backlog) or time.monotonic() < self.next_retry
+
+    def _deliver(self) -> None:
+        items, self.pending, self.pending_bytes = self.pending, [], 0
+        if not items:
+            return
+        if self._degraded():
+            # Keep order: while a backlog waits, new events queue behind it.
+            self.store.store(items)
+            return
+        result = self._send(items, self.opts.timeout)
+        if result.retry:
+            self.store.store([items[i] for i in result.retry])
+
+    def _send(self, items: list[Item], timeout: float) -> SendResult:
+        try:
+            if self.transport is None:
+                self.transport = self.transport_factory()
+            result = self.transport.send(items, timeout)
+        except Exception as exc:
+            message = f"send to {self.target} failed: {exc!r}"
+            self.metrics.last_failure = message
+            _stderr.report(f"send:{self.target}", message)
+            result = SendResult(retry=list(range(len(items))))
+        for _, reason in result.failed:
+            self.metrics.last_failure = reason
+            _stderr.report(f"rejected:{self.target}", f"{self.target} rejected an event: {reason}")
+        self.metrics.failed += len(result.failed)
+        self.metrics.sent += len(items) - len(result.failed) - len(result.retry)
+        if result.retry:
+            self.metrics.retried += len(result.retry)
+            self.attempt += 1
+            delay = backoff_delay(self.attempt, self.opts.retry_initial, self.opts.retry_max)
+            self.next_retry = time.monotonic() + delay
+        else:
+            self.attempt = 0
+            self.next_retry = 0.0
+        return result
+
+    def _replay(self, deadline: float, timeout: float | None = None) -> None:
+        """Send the backlog oldest-first until it is empty, a retry is due, or time's up."""
+        while self.store.backlog and time.monotonic() >= self.next_retry:
+            source, rows = self.store.head(self.opts.batch_size)
+            if not rows:
+                return
+            items = [(r.event_id, r.payload) for r in rows]
+            result = self._send(items, timeout if timeout is not None else self.opts.timeout)
+            retry = set(result.retry)
+            self.store.ack(source, [r for i, r in enumerate(rows) if i not in retry])
+            if retry or time.monotonic() >= deadline:
+                return
+
+    # -- periodic ------------------------------------------------------------
+
+    def _inject_metrics(self) -> None:
+        """Queue a shipper-health record into our own pipeline (never via logging)."""
+        snapshot = self.metrics.snapshot()
+        bad = snapshot["dropped"] + snapshot["failed"]
+        level = logging.WARNING if bad > self._last_metric_bad else logging.INFO
+        self._last_metric_bad = bad
+        summary = " ".join(f"{k}={v}" for k, v in snapshot.items())
+        record = logging.LogRecord(
+            SHIPPER_LOGGER, level, __file__, 0, f"reqlog shipper {self.target}: {summary}", (), None
+        )
+        record.reqlog_shipper = snapshot
+        record.event_id = uuid.uuid4().hex
+        self._add(record)
+
+    def _maintain(self) -> None:
+        self.store.maintain()
+        path = self.store.status_path
+        if path is not None:
+            try:
+                write_status_file(path, self.name, self.target, self.metrics)
+            except OSError as exc:
+                _stderr.report(f"status:{path}", f"cannot write status file: {exc}")
+
+    # -- shutdown ------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        deadline = time.monotonic() + self.opts.close_timeout
+        try:
+            while True:
+                try:
+                    self._take(self.records.get_nowait())
+                except queue.Empty:
+                    break
+            # Spool first, then send from the spool: if the process dies while
+            # sending, nothing that was queued is lost.
+            items, self.pending, self.pending_bytes = self.pending, [], 0
+            self.store.store(items)
+            self.next_retry = 0.0
+            while self.store.backlog:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0.05:
+                    break
+                before = self.store.backlog
+                self._replay(deadline, timeout=min(self.opts.timeout, remaining))
+                if self.store.backlog >= before and self.next_retry:
+                    break  # the sink refused; leave the rest for the next start
+            self._maintain()
+        except Exception as exc:
+            _stderr.report("worker-close", f"shipper close error: {exc!r}")
+        finally:
+            self.store.close()
+            if self.transport is not None:
+                with contextlib.suppress(Exception):
+                    self.transport.close()
