@@ -1,0 +1,78 @@
+"""The real client address, trusting X-Forwarded-For only through known proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from django_reqlog.conf import IPNetwork
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_ip(value: str) -> IPAddress | None:
+    """Parse one forwarded hop leniently: brackets, ports and zone ids are allowed.
+
+    Anything that is not plainly an address is rejected rather than guessed at,
+    so an obfuscated or malformed hop can never be logged as the client.
+    """
+    text = value.strip().strip('"')
+    if not text or len(text) > 64:
+        return None
+    if text.startswith("["):
+        end = text.find("]")
+        if end == -1:
+            return None
+        rest = text[end + 1 :]
+        if rest and not (rest[0] == ":" and rest[1:].isdigit()):
+            return None
+        text = text[1:end]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+        if not port.isdigit():
+            return None
+        text = host
+    text = text.split("%", 1)[0]
+    # ipaddress accepts only canonical dotted quads (no octal, hex or short forms).
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted(address: IPAddress, trusted: Sequence[IPNetwork]) -> bool:
+    return any(address.version == net.version and address in net for net in trusted)
+
+
+def resolve_client_ip(
+    remote_addr: str, forwarded_for: str, trusted: Sequence[IPNetwork]
+) -> tuple[str | None, list[str]]:
+    """Return ``(client_ip, chain)``.
+
+    ``chain`` is the X-Forwarded-For hops followed by the peer, as received
+    (kept for forensics, so it is capped). The client is the peer unless the
+    peer is a trusted proxy; then hops are walked right to left, trusted hops
+    skipped, and the first untrusted valid address wins. An invalid hop stops
+    the walk: everything left of it is attacker-controlled.
+    """
+    peer = parse_ip(remote_addr) if remote_addr else None
+    hops = [h.strip() for h in forwarded_for.split(",")] if forwarded_for else []
+    chain = [h[:64] for h in hops[-20:]]
+    if remote_addr:
+        chain.append(remote_addr[:64])
+    if peer is None:
+        return None, chain
+    if not trusted or not _is_trusted(peer, trusted):
+        return str(peer), chain
+    client = peer
+    for hop in reversed(hops):
+        address = parse_ip(hop)
+        if address is None:
+            break
+        client = address
+        if not _is_trusted(address, trusted):
+            break
+    return str(client), chain

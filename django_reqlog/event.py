@@ -1,0 +1,304 @@
+"""The request event: raw facts captured on the request thread, and the
+formatting-time step that turns them into safe, masked, capped fields."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from django_reqlog.client_ip import resolve_client_ip
+from django_reqlog.conf import derived
+from django_reqlog.redaction import (
+    REDACTED,
+    is_sensitive_key,
+    mask_json_text,
+    mask_pairs,
+    scrub_free_text,
+    scrub_text,
+)
+
+MAX_HEADER_VALUE = 8 * 1024
+MAX_HEADERS = 100
+MAX_TEXT_FIELD = 8 * 1024  # path, query, user agent and other single values
+
+
+@dataclass(slots=True)
+class RequestFacts:
+    """What the middleware saw, copied but not interpreted.
+
+    Building this must stay cheap: it happens on the request thread. All
+    parsing and masking waits for :func:`request_fields`, which runs wherever
+    the record is formatted.
+    """
+
+    event_id: str
+    request_id: str
+    started_at: float
+    method: str
+    scheme: str
+    host: str
+    path: str
+    query_string: str
+    http_version: str
+    remote_addr: str
+    forwarded_for: str
+    user_agent: str
+    referer: str
+    content_type: str
+    content_length: int | None
+    content_encoding: str
+    trace_id: str | None = None
+    headers: list[tuple[str, str]] | None = None
+    body_prefix: bytes | None = None
+    body_bytes: int | None = None
+    sensitive_post: frozenset[str] | None = None
+    route: str | None = None
+    view: str | None = None
+    status: int = 0
+    response_content_type: str = ""
+    response_bytes: int | None = None
+    response_body_prefix: bytes | None = None
+    response_truncated: bool = False
+    user_id: str | None = None
+    username: str | None = None
+    duration_ns: int = 0
+    slow: bool = False
+    max_body_bytes: int = 8192
+    _fields: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def request_fields(facts: RequestFacts) -> dict[str, Any]:
+    """Safe, masked fields for one request; computed once per event and shared
+    by every formatter that sees the record."""
+    cached = facts._fields
+    if cached is None:
+        cached = _build(facts)
+        callback = derived.redact_callback
+        if callback is not None:
+            try:
+                cached = callback(dict(cached))
+            except Exception as exc:  # a user hook must not lose the event
+                from django_reqlog._stderr import warn
+
+                warn(f"REQLOG_REDACT_CALLBACK failed: {exc!r}; event kept with built-in masking")
+                cached = _build(facts)
+        facts._fields = cached
+    return cached
+
+
+def _build(facts: RequestFacts) -> dict[str, Any]:
+    client_ip, chain = resolve_client_ip(
+        facts.remote_addr, facts.forwarded_for, derived.trusted_networks
+    )
+    query = _mask_query(facts.query_string)
+    path = scrub_text(_cap(facts.path))
+    host, _, port = facts.host.rpartition(":") if _has_port(facts.host) else (facts.host, "", "")
+    body, kind, truncated = _body(
+        facts.body_prefix,
+        facts.body_bytes,
+        facts.content_type,
+        facts.content_encoding,
+        facts.sensitive_post,
+    )
+    response_body, _, response_truncated = _body(
+        facts.response_body_prefix,
+        facts.response_bytes,
+        facts.response_content_type,
+        "",
+        None,
+    )
+    if facts.response_truncated:
+        response_truncated = True
+    fields: dict[str, Any] = {
+        "event_id": facts.event_id,
+        "request_id": facts.request_id,
+        "trace_id": facts.trace_id,
+        "method": _cap(facts.method, 32),
+        "scheme": facts.scheme,
+        "domain": _cap(host, 255) or None,
+        "port": int(port) if port.isdigit() else None,
+        "path": path,
+        "query": query or None,
+        "url_original": f"{path}?{query}" if query else path,
+        "http_version": facts.http_version.removeprefix("HTTP/") or None,
+        "route": facts.route,
+        "view": facts.view,
+        "client_ip": client_ip,
+        "peer_ip": resolve_client_ip(facts.remote_addr, "", ())[0],
+        "proxy_chain": chain if facts.forwarded_for else None,
+        "user_id": facts.user_id,
+        "username": _cap(facts.username, 256) if facts.username is not None else None,
+        "user_agent": scrub_text(_cap(facts.user_agent)) or None,
+        "referer": scrub_text(_cap(facts.referer)) or None,
+        "request_content_type": _cap(facts.content_type, 256) or None,
+        "request_body": body,
+        "request_body_bytes": facts.body_bytes,
+        "request_body_truncated": truncated,
+        "request_body_kind": kind,
+        "status": facts.status,
+        "response_content_type": _cap(facts.response_content_type, 256) or None,
+        "response_bytes": facts.response_bytes,
+        "response_body": response_body,
+        "response_body_truncated": response_truncated if response_body is not None else None,
+        "duration_ns": facts.duration_ns,
+        "outcome": "failure" if facts.status >= 500 else "success",
+        "slow": facts.slow,
+        "headers": _headers(facts.headers) if facts.headers is not None else None,
+    }
+    return fields
+
+
+def _has_port(host: str) -> bool:
+    return host.rpartition(":")[2].isdigit() and not host.endswith("]")
+
+
+def _cap(text: str | None, limit: int = MAX_TEXT_FIELD) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _mask_query(query_string: str) -> str:
+    if not query_string:
+        return ""
+    query_string = query_string[: MAX_TEXT_FIELD * 2]
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    if not pairs:
+        return scrub_free_text(query_string)
+    return _cap(urlencode(mask_pairs(pairs), safe="[]/:,"))
+
+
+def _headers(raw: list[tuple[str, str]]) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    for name, value in raw[:MAX_HEADERS]:
+        key = name.lower()
+        if is_sensitive_key(key):
+            kept[key] = REDACTED
+        else:
+            kept[key] = scrub_free_text(_cap(value, MAX_HEADER_VALUE))
+    return kept
+
+
+_TEXTUAL_TYPES = re.compile(
+    r"^(?:text/|application/(?:[\w.+-]*\+)?(?:json|xml|x-www-form-urlencoded|javascript|"
+    r"x-ndjson|yaml|x-yaml|graphql|csv|problem\+json))",
+    re.I,
+)
+
+
+def is_textual(content_type: str) -> bool:
+    return bool(_TEXTUAL_TYPES.match(content_type.strip()))
+
+
+def _body(
+    prefix: bytes | None,
+    total: int | None,
+    content_type: str,
+    content_encoding: str,
+    sensitive_post: frozenset[str] | None,
+) -> tuple[str | None, str, bool]:
+    """Return ``(content, kind, truncated)`` for a captured body prefix."""
+    if prefix is None:
+        return None, "empty" if not total else "unread", False
+    size = total if total is not None else len(prefix)
+    truncated = size > len(prefix)
+    if not prefix:
+        return ("" if not size else None), "empty" if not size else "unread", truncated
+    mime = content_type.split(";", 1)[0].strip().lower()
+    encoding = content_encoding.strip().lower()
+    if encoding and encoding != "identity":
+        return _placeholder("binary", content_type, size, encoding), "binary", truncated
+    if mime == "multipart/form-data":
+        return _multipart(prefix, content_type, sensitive_post), "multipart", truncated
+    if mime and not is_textual(mime):
+        return _placeholder("binary", content_type, size), "binary", truncated
+    if not mime and b"\x00" in prefix:
+        return _placeholder("binary", "", size), "binary", truncated
+    text = prefix.decode("utf-8", "replace")
+    if "json" in mime or (not mime and text.lstrip()[:1] in ("{", "[")):
+        return mask_json_text(text, sensitive_post), "json", truncated
+    if mime == "application/x-www-form-urlencoded":
+        pairs = parse_qsl(text, keep_blank_values=True)
+        return urlencode(mask_pairs(pairs, sensitive_post), safe="[]/:,"), "form", truncated
+    return scrub_free_text(text), "text", truncated
+
+
+def _placeholder(kind: str, content_type: str, size: int, encoding: str = "") -> str:
+    parts = [f"[{kind}", f"content_type={_cap(content_type, 128) or 'unknown'}"]
+    if encoding:
+        parts.append(f"encoding={_cap(encoding, 64)}")
+    parts.append(f"bytes={size}]")
+    return " ".join(parts)
+
+
+_DISPOSITION_PARAM = re.compile(r';\s*(name|filename)\*?=(?:"((?:[^"\\]|\\.)*)"|([^;]*))', re.I)
+
+
+def _multipart(
+    prefix: bytes, content_type: str, sensitive_post: frozenset[str] | None
+) -> str:
+    """Field names and values (masked) and file parts as placeholders.
+
+    Parses only the captured prefix; a part cut off by truncation is reported
+    with the bytes seen so far.
+    """
+    match = re.search(r'boundary="?([^";]{1,200})"?', content_type, re.I)
+    if match is None:
+        return _placeholder("multipart", content_type, len(prefix))
+    delimiter = b"--" + match.group(1).encode("latin-1", "replace")
+    fields: dict[str, list[str]] = {}
+    everything = sensitive_post is not None and "__ALL__" in sensitive_post
+    for chunk in prefix.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        complete = data.endswith(b"\r\n")
+        data = data[:-2] if complete else data
+        headers = head.decode("utf-8", "replace")
+        name = filename = None
+        part_type = ""
+        for line in headers.split("\r\n"):
+            lower = line.lower()
+            if lower.startswith("content-disposition:"):
+                for param in _DISPOSITION_PARAM.finditer(line):
+                    value = param.group(2) if param.group(2) is not None else param.group(3)
+                    if param.group(1).lower() == "name":
+                        name = value.strip()
+                    else:
+                        filename = value.strip()
+            elif lower.startswith("content-type:"):
+                part_type = line.split(":", 1)[1].strip()
+        if name is None:
+            continue
+        if filename is not None or (part_type and not is_textual(part_type)):
+            size = f"{len(data)}" if complete and sep else f">={len(data)}"
+            value = (
+                f"[file filename={_cap(filename or '', 256)} "
+                f"content_type={_cap(part_type, 128) or 'unknown'} bytes={size}]"
+            )
+        elif everything or is_sensitive_key(name) or (sensitive_post and name in sensitive_post):
+            value = REDACTED
+        else:
+            value = scrub_text(_cap(data.decode("utf-8", "replace")))
+        fields.setdefault(_cap(name, 256), []).append(value)
+    compact = {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
+    return json.dumps(compact, ensure_ascii=False)
+
+
+def exception_fields(exc_info: Any) -> dict[str, str] | None:
+    """``error.*`` values from a record's exc_info; None when there is none."""
+    if not exc_info or exc_info is True:
+        return None
+    exc_type, exc_value = exc_info[0], exc_info[1]
+    if exc_type is None:
+        return None
+    return {
+        "type": getattr(exc_type, "__qualname__", str(exc_type)),
+        "message": scrub_free_text(_cap(str(exc_value), MAX_TEXT_FIELD)),
+    }
+
+

@@ -1,0 +1,358 @@
+"""``RequestLogMiddleware``: one structured log record per request.
+
+The request thread only copies raw facts (a bounded body prefix, a few META
+values, the status, byte counts and timings); parsing, masking and
+serialisation happen when the record is formatted. Nothing here may change
+what the view or the client sees, and no failure of ours reaches the
+application: the response always goes out.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextvars import Token
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.signals import got_request_exception
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils.functional import SimpleLazyObject, empty
+
+from django_reqlog._stderr import warn
+from django_reqlog.capture import CountingIterator, TeeStream, once
+from django_reqlog.conf import conf, derived
+from django_reqlog.event import RequestFacts, is_textual, request_fields
+from django_reqlog.request_id import _current, accept_or_generate, trace_id_from_traceparent
+
+logger = logging.getLogger("django_reqlog")
+
+_EXC_ATTR = "_reqlog_exc_info"
+
+
+def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    """``got_request_exception`` receiver: keep exc_info for the request's event.
+
+    Django turns a view's exception into a 500 response inside the handler
+    chain, so the middleware would otherwise never see it.
+    """
+    if request is not None:
+        exc_info = sys.exc_info()
+        if exc_info[0] is not None:
+            setattr(request, _EXC_ATTR, exc_info)
+
+
+class _State:
+    __slots__ = ("request_id", "start_ns", "started_at", "tee", "token")
+
+    def __init__(self, request_id: str, tee: TeeStream | None, token: Token[str | None]) -> None:
+        self.request_id = request_id
+        self.tee = tee
+        self.token = token
+        self.started_at = time.time()
+        self.start_ns = time.perf_counter_ns()
+
+
+class _EventMessage:
+    """The record's message, rendered from masked fields only when formatted."""
+
+    __slots__ = ("facts",)
+
+    def __init__(self, facts: RequestFacts) -> None:
+        self.facts = facts
+
+    def __str__(self) -> str:
+        fields = request_fields(self.facts)
+        return f"{fields['method']} {fields['url_original']} {fields['status']}"
+
+    def __repr__(self) -> str:
+        return f"<request event {self.facts.event_id}>"
+
+
+class RequestLogMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+        # Also connected by AppConfig.ready; the uid makes this idempotent.
+        got_request_exception.connect(remember_exception, dispatch_uid="django_reqlog.exc")
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        state = self._begin(request)
+        if state is None:
+            return self.get_response(request)
+        try:
+            response = self.get_response(request)
+        except Exception:
+            self._finish_raised(state, request)
+            raise
+        finally:
+            _current.reset(state.token)
+        _resolve_user(request)
+        return self._finish(state, request, response)  # type: ignore[arg-type]
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        state = self._begin(request)
+        if state is None:
+            return await self.get_response(request)  # type: ignore[no-any-return,misc]
+        try:
+            response = await self.get_response(request)  # type: ignore[misc]
+        except Exception:
+            self._finish_raised(state, request)
+            raise
+        finally:
+            _current.reset(state.token)
+        if _user_unevaluated(request):
+            # Evaluating a lazy user may query the database: not on the loop.
+            await sync_to_async(_resolve_user)(request)
+        return self._finish(state, request, response)
+
+    # -- shared by both paths ------------------------------------------------
+
+    def _begin(self, request: HttpRequest) -> _State | None:
+        try:
+            if not conf.enabled:
+                return None
+            skip = derived.skip_path_re
+            if skip is not None and skip.search(request.path_info):
+                return None
+            request_id = accept_or_generate(request.META.get(derived.request_id_meta_key))
+            tee = None
+            if conf.capture_request_body and _has_body(request.META):
+                if not getattr(request, "_read_started", False) and hasattr(request, "_stream"):
+                    tee = TeeStream(request._stream, conf.max_body_bytes)
+                    request._stream = tee
+            return _State(request_id, tee, _current.set(request_id))
+        except Exception as exc:
+            warn(f"request capture disabled for one request: {exc!r}", key="begin")
+            return None
+
+    def _finish(
+        self, state: _State, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        try:
+            header = conf.request_id_header
+            if header not in response:
+                response[header] = state.request_id
+            facts = self._facts(state, request, response.status_code)
+            if facts is None:
+                return response
+            if response.streaming:
+                self._defer_to_close(state, facts, response)
+            else:
+                self._response_body(facts, response)
+                self._emit(state, facts, request)
+        except Exception as exc:
+            warn(f"request event lost: {exc!r}", key="finish")
+        return response
+
+    def _finish_raised(self, state: _State, request: HttpRequest) -> None:
+        try:
+            facts = self._facts(state, request, 500)
+            if facts is not None:
+                setattr(request, _EXC_ATTR, sys.exc_info())
+                self._emit(state, facts, request)
+        except Exception as exc:
+            warn(f"request event lost: {exc!r}", key="finish")
+
+    def _facts(self, state: _State, request: HttpRequest, status: int) -> RequestFacts | None:
+        meta = request.META
+        level = _level(status)
+        if not logger.isEnabledFor(level):
+            return None
+        content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
+        facts = RequestFacts(
+            event_id=uuid.uuid4().hex,
+            request_id=state.request_id,
+            started_at=state.started_at,
+            method=str(request.method or ""),
+            scheme=meta.get("wsgi.url_scheme", "http"),
+            host=str(meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "")),
+            path=request.path,
+            query_string=meta.get("QUERY_STRING", ""),
+            http_version=meta.get("SERVER_PROTOCOL", ""),
+            remote_addr=meta.get("REMOTE_ADDR", "") or "",
+            forwarded_for=meta.get("HTTP_X_FORWARDED_FOR", ""),
+            user_agent=meta.get("HTTP_USER_AGENT", ""),
+            referer=meta.get("HTTP_REFERER", ""),
+            content_type=meta.get("CONTENT_TYPE", ""),
+            content_length=content_length,
+            content_encoding=meta.get("HTTP_CONTENT_ENCODING", ""),
+            trace_id=trace_id_from_traceparent(meta.get("HTTP_TRACEPARENT")),
+            status=status,
+            max_body_bytes=conf.max_body_bytes,
+        )
+        if conf.capture_headers:
+            facts.headers = _raw_headers(meta)
+        if conf.capture_request_body:
+            _request_body(facts, request, state.tee)
+        sensitive = getattr(request, "sensitive_post_parameters", None)
+        if sensitive:
+            facts.sensitive_post = frozenset(
+                ["__ALL__"] if sensitive == "__ALL__" else [str(s) for s in sensitive]
+            )
+        match = getattr(request, "resolver_match", None)
+        if match is not None:
+            facts.route = str(match.route) if match.route else None
+            facts.view = match.view_name or None
+        user = getattr(request, "user", None)
+        if user is not None and not _lazy_unevaluated(user):
+            facts.user_id, facts.username = _identity(user)
+        return facts
+
+    def _response_body(self, facts: RequestFacts, response: HttpResponseBase) -> None:
+        facts.response_content_type = response.get("Content-Type", "") or ""
+        chunks = getattr(response, "_container", None)
+        if not isinstance(chunks, list):
+            chunks = [getattr(response, "content", b"")]
+        facts.response_bytes = sum(len(c) for c in chunks)
+        if conf.capture_response_body and is_textual(facts.response_content_type):
+            limit = conf.max_body_bytes
+            prefix = bytearray()
+            for chunk in chunks:
+                prefix += chunk[: limit - len(prefix)]
+                if len(prefix) >= limit:
+                    break
+            facts.response_body_prefix = bytes(prefix)
+
+    def _defer_to_close(
+        self, state: _State, facts: RequestFacts, response: HttpResponseBase
+    ) -> None:
+        """Streams are never consumed or buffered: count as chunks pass, emit on close."""
+        facts.response_content_type = response.get("Content-Type", "") or ""
+        capture_body = conf.capture_response_body and is_textual(facts.response_content_type)
+        counter = CountingIterator(conf.max_body_bytes if capture_body else 0)
+        if getattr(response, "file_to_stream", None) is not None:
+            # Wrapping would defeat the server's sendfile path; trust the length.
+            counter = None
+            facts.response_bytes = _int_or_none(response.get("Content-Length"))
+        elif getattr(response, "is_async", False):
+            response.streaming_content = counter.awrap(response.streaming_content)  # type: ignore[attr-defined]
+        else:
+            response.streaming_content = counter.wrap(response.streaming_content)  # type: ignore[attr-defined]
+
+        def on_close() -> None:
+            try:
+                if counter is not None:
+                    facts.response_bytes = counter.count
+                    if capture_body:
+                        facts.response_body_prefix = bytes(counter.prefix)
+                        facts.response_truncated = counter.count > len(counter.prefix)
+                self._emit(state, facts, None)
+            except Exception as exc:
+                warn(f"request event lost: {exc!r}", key="finish")
+
+        response._resource_closers.append(once(on_close))
+
+    def _emit(self, state: _State, facts: RequestFacts, request: HttpRequest | None) -> None:
+        duration_ns = time.perf_counter_ns() - state.start_ns
+        facts.duration_ns = duration_ns
+        facts.slow = duration_ns >= conf.slow_request_ms * 1_000_000
+        status = facts.status
+        rate = conf.sample_rate
+        if rate < 1.0 and status < 400 and not facts.slow and random.random() >= rate:
+            return
+        exc_info = None
+        if request is not None:
+            exc_info = request.__dict__.pop(_EXC_ATTR, None)
+        logger.log(
+            _level(status),
+            _EventMessage(facts),  # type: ignore[arg-type]
+            exc_info=exc_info,
+            extra={"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id},
+        )
+
+
+def _level(status: int) -> int:
+    if status >= 500:
+        return logging.ERROR
+    if status >= 400:
+        return logging.WARNING
+    return logging.INFO
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def _has_body(meta: dict[str, Any]) -> bool:
+    length = _int_or_none(meta.get("CONTENT_LENGTH"))
+    return bool(length) or "chunked" in str(meta.get("HTTP_TRANSFER_ENCODING", "")).lower()
+
+
+def _request_body(facts: RequestFacts, request: HttpRequest, tee: TeeStream | None) -> None:
+    body = request.__dict__.get("_body")
+    if tee is not None:
+        if body is None:
+            tee.fill_prefix(facts.content_length)
+        facts.body_prefix = bytes(tee.prefix)
+        facts.body_bytes = facts.content_length if facts.content_length is not None else tee.seen
+    elif isinstance(body, bytes):
+        # Read before we ran (an outer middleware called request.body).
+        facts.body_prefix = body[: facts.max_body_bytes]
+        facts.body_bytes = len(body)
+    elif facts.content_length:
+        facts.body_bytes = facts.content_length
+
+
+_HEADER_NAMES = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+
+
+def _raw_headers(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    headers = []
+    for key, value in meta.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").lower()
+        elif key in _HEADER_NAMES:
+            name = _HEADER_NAMES[key]
+        else:
+            continue
+        headers.append((name, str(value)))
+    return headers
+
+
+def _lazy_unevaluated(user: object) -> bool:
+    return isinstance(user, SimpleLazyObject) and user._wrapped is empty
+
+
+def _user_unevaluated(request: HttpRequest) -> bool:
+    return _lazy_unevaluated(getattr(request, "user", None))
+
+
+def _resolve_user(request: HttpRequest) -> None:
+    """Evaluate a lazy ``request.user`` so the event can name the user."""
+    user = getattr(request, "user", None)
+    if user is not None and _lazy_unevaluated(user):
+        try:
+            bool(user.is_authenticated)
+        except Exception as exc:  # a broken session backend is not our failure to raise
+            warn(f"could not resolve request.user: {exc!r}", key="user")
+
+
+def _identity(user: Any) -> tuple[str | None, str | None]:
+    try:
+        if not user.is_authenticated:
+            return None, None
+        name = user.get_username() if hasattr(user, "get_username") else str(user)
+        return (str(user.pk) if getattr(user, "pk", None) is not None else None), str(name)
+    except Exception:
+        return None, None

@@ -1,0 +1,237 @@
+"""Masking of secrets by key name and by value shape.
+
+Everything here runs in the formatting step, never on the request thread,
+and works on copies: the data the view received is never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from django_reqlog.conf import conf, register_cache_clearer
+
+REDACTED = "[REDACTED]"
+
+# Normalised (lower-case, alphanumerics only) names that are secret wherever
+# they appear inside a key: "user.password", "X-Api-Key", "client_secret".
+_SENSITIVE_PARTS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "authorization",
+    "credential",
+    "privatekey",
+    "sessionid",
+    "sessid",
+    "csrf",
+    "xsrf",
+    "cookie",
+    "cardnumber",
+    "creditcard",
+    "cvv",
+    "cvc",
+    "signature",
+)
+# Short names that are too common as substrings ("author", "spin") to match
+# anywhere, so they count only as the whole key or its last word.
+_SENSITIVE_EXACT = frozenset({"auth", "pwd", "session", "pin", "ssn", "sid", "jwt", "otp"})
+_SENSITIVE_SUFFIXES = ("auth", "pwd", "session", "sid")
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def normalise_key(key: str) -> str:
+    return _NON_ALNUM.sub("", key.lower())
+
+
+@lru_cache(maxsize=4096)
+def is_sensitive_key(key: str) -> bool:
+    norm = normalise_key(key)
+    if not norm:
+        return False
+    if norm in _SENSITIVE_EXACT or norm.endswith(_SENSITIVE_SUFFIXES):
+        return True
+    if any(part in norm for part in _SENSITIVE_PARTS):
+        return True
+    return any(extra in norm for extra in _extra_parts())
+
+
+@lru_cache(maxsize=1)
+def _extra_parts() -> tuple[str, ...]:
+    return tuple(p for p in (normalise_key(str(f)) for f in conf.sensitive_fields) if p)
+
+
+_BEARER = r"(?i:\b(?:bearer|token|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
+_JWT = r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+_CARD = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
+
+
+@lru_cache(maxsize=1)
+def _value_re() -> re.Pattern[str]:
+    extra = []
+    for pattern in conf.sensitive_value_patterns:
+        try:
+            re.compile(pattern)
+        except re.error:
+            continue
+        extra.append(f"(?:{pattern})")
+    return re.compile("|".join([f"(?P<card>{_CARD})", _BEARER, _JWT, *extra]))
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _replace(match: re.Match[str]) -> str:
+    card = match.group("card")
+    if card is not None:
+        digits = card.replace(" ", "").replace("-", "")
+        return REDACTED if _luhn_ok(digits) else card
+    return REDACTED
+
+
+def scrub_text(text: str) -> str:
+    """Mask values that look secret whatever their key: tokens, JWTs, card numbers."""
+    return _value_re().sub(_replace, text)
+
+
+_KEY_VALUE = re.compile(r"""([A-Za-z0-9_.\-\[\]]{1,64})(\s*[=:]\s*)("[^"\n]*"|'[^'\n]*'|[^\s&;,]+)""")
+
+
+def scrub_free_text(text: str) -> str:
+    """``scrub_text`` plus ``password=...`` / ``token: ...`` pairs in unstructured text."""
+
+    def mask_pair(match: re.Match[str]) -> str:
+        if is_sensitive_key(match.group(1)):
+            return f"{match.group(1)}{match.group(2)}{REDACTED}"
+        return match.group(0)
+
+    return scrub_text(_KEY_VALUE.sub(mask_pair, text))
+
+
+def mask_pairs(
+    pairs: Iterable[tuple[str, str]], also_sensitive: frozenset[str] | None = None
+) -> list[tuple[str, str]]:
+    """Mask form or query pairs; ``also_sensitive`` holds the view's sensitive_post_parameters."""
+    masked = []
+    everything = also_sensitive is not None and "__ALL__" in also_sensitive
+    for key, value in pairs:
+        if everything or is_sensitive_key(key) or (also_sensitive and key in also_sensitive):
+            masked.append((key, REDACTED))
+        else:
+            masked.append((key, scrub_text(value)))
+    return masked
+
+
+_JSON_TOKEN = re.compile(
+    r'"(?:[^"\\]|\\.)*"'  # complete string
+    r'|"(?:[^"\\]|\\.)*\\?\Z'  # string cut off by truncation
+    r"|[{}\[\]:,]"
+    r'|[^\s{}\[\]:,"]+'
+    r"|\s+",
+    re.S,
+)
+_QUOTED_REDACTED = f'"{REDACTED}"'
+
+
+def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None) -> str:
+    """Mask a JSON document given as text, without parsing it into objects.
+
+    A single forward pass over tokens with an explicit stack: no recursion, so
+    100,000 levels of nesting cost nothing special, and a document cut off by
+    truncation (or not JSON at all) is masked as far as it goes. Values of
+    sensitive keys are replaced whole, objects and arrays included.
+    """
+    out: list[str] = []
+    stack: list[str] = []  # "{" or "["
+    expecting_key = False
+    pending_key: str | None = None
+    skip_depth = 0  # > 0 while dropping the contents of a masked container
+    everything = also_sensitive is not None and "__ALL__" in also_sensitive
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group(0)
+        first = token[0]
+        if skip_depth:
+            if first in "{[":
+                skip_depth += 1
+            elif first in "}]":
+                skip_depth -= 1
+                if not skip_depth and stack:
+                    stack.pop()
+            continue
+        if first in "{[":
+            stack.append(first)
+            if pending_key is not None and _masked_key(pending_key, also_sensitive, everything):
+                out.append(_QUOTED_REDACTED)
+                skip_depth = 1
+                pending_key = None
+                continue
+            out.append(token)
+            expecting_key = first == "{"
+            pending_key = None
+        elif first in "}]":
+            if stack:
+                stack.pop()
+            out.append(token)
+            expecting_key = False
+        elif first == ",":
+            out.append(token)
+            expecting_key = bool(stack) and stack[-1] == "{"
+            pending_key = None
+        elif first == ":":
+            out.append(token)
+        elif first.isspace():
+            out.append(token)
+        elif expecting_key and first == '"':
+            pending_key = _decode_key(token)
+            expecting_key = False
+            out.append(scrub_text(token))
+        else:
+            if pending_key is not None and _masked_key(pending_key, also_sensitive, everything):
+                out.append(_QUOTED_REDACTED)
+            elif first == '"':
+                out.append(scrub_text(token))
+            else:
+                scrubbed = scrub_text(token)
+                out.append(_QUOTED_REDACTED if scrubbed != token else token)
+            pending_key = None
+    return "".join(out)
+
+
+def _masked_key(key: str, also_sensitive: frozenset[str] | None, everything: bool) -> bool:
+    return everything or is_sensitive_key(key) or bool(also_sensitive and key in also_sensitive)
+
+
+def _decode_key(token: str) -> str:
+    inner = token[1:-1] if len(token) > 1 and token.endswith('"') else token[1:]
+    if "\\" not in inner:
+        return inner
+    # Escaped keys ("pass\u0077ord") must not slip past the check.
+    return re.sub(
+        r"\\u([0-9a-fA-F]{4})|\\(.)",
+        lambda m: chr(int(m.group(1), 16)) if m.group(1) else m.group(2),
+        inner,
+    )
+
+
+def _clear() -> None:
+    is_sensitive_key.cache_clear()
+    _extra_parts.cache_clear()
+    _value_re.cache_clear()
+
+
+register_cache_clearer(_clear)

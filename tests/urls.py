@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from tests import views
+
+urlpatterns = [
+    path("echo/", views.echo, name="echo"),
+    path("form/", views.form_echo, name="form"),
+    path("ignore/", views.ignore_body, name="ignore"),
+    path("sensitive/", views.sensitive, name="sensitive"),
+    path("hello/<str:name>/", views.hello, name="hello"),
+    path("hello/", views.hello, name="hello-default"),
+    path("missing/", views.not_found, name="missing"),
+    path("boom/", views.boom, name="boom"),
+    path("json-secret/", views.json_secret, name="json-secret"),
+    path("stream/", views.stream, name="stream"),
+    path("file/", views.file_download, name="file"),
+    path("async/", views.async_hello, name="async-hello"),
+    path("async-stream/", views.async_stream, name="async-stream"),
+    path("async-boom/", views.async_boom, name="async-boom"),
+    path("api/echo/", views.drf_echo, name="drf-echo"),
+    path("healthz", views.hello, name="healthz"),
+]
