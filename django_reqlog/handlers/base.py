@@ -105,6 +105,7 @@ class ShipperHandler(logging.Handler):
         spool_max_bytes: int = 256 * MiB,
         spool_max_age: float | None = None,
         memory_buffer_bytes: int = 8 * MiB,
+        spool_retry_interval: float = 10.0,
         retry_initial: float = 1.0,
         retry_max: float = 60.0,
         timeout: float = 10.0,
@@ -120,6 +121,7 @@ class ShipperHandler(logging.Handler):
         self.spool_max_bytes = _check_int("spool_max_bytes", spool_max_bytes, 1)
         self.spool_max_age = _check_float("spool_max_age", spool_max_age, optional=True)
         self.memory_buffer_bytes = _check_int("memory_buffer_bytes", memory_buffer_bytes, 0)
+        self.spool_retry_interval = check_float("spool_retry_interval", spool_retry_interval)
         self.options = WorkerOptions(
             batch_size=_check_int("batch_size", batch_size, 1),
             batch_max_bytes=_check_int("batch_max_bytes", batch_max_bytes, 1),
@@ -169,6 +171,7 @@ class ShipperHandler(logging.Handler):
             max_bytes=self.spool_max_bytes,
             max_age=self.spool_max_age,
             memory_bytes=self.memory_buffer_bytes,
+            retry_interval=self.spool_retry_interval,
         )
         self._worker = Worker(
             name=self.name or self.spool_key,
