@@ -1,0 +1,1 @@
+"""A tiny inventory API: the traffic the demo logs."""
