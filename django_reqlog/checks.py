@@ -81,7 +81,7 @@ def _check_proxies() -> list[CheckMessage]:
             errors.append(
                 Error(
                     f"REQLOG_TRUSTED_PROXIES contains an invalid address or CIDR {entry!r}: {exc}.",
-                    hint="Use addresses like '10.0.0.1' or networks like '10.0.0.0/8' / 'fd00::/8'.",
+                    hint="Use addresses like '10.0.0.1' or networks like '10.0.0.0/8'.",
                     id="django_reqlog.E003",
                 )
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -238,9 +237,7 @@ def _placeholder(kind: str, content_type: str, size: int, encoding: str = "") ->
 _DISPOSITION_PARAM = re.compile(r';\s*(name|filename)\*?=(?:"((?:[^"\\]|\\.)*)"|([^;]*))', re.I)
 
 
-def _multipart(
-    prefix: bytes, content_type: str, sensitive_post: frozenset[str] | None
-) -> str:
+def _multipart(prefix: bytes, content_type: str, sensitive_post: frozenset[str] | None) -> str:
     """Field names and values (masked) and file parts as placeholders.
 
     Parses only the captured prefix; a part cut off by truncation is reported
@@ -300,5 +297,3 @@ def exception_fields(exc_info: Any) -> dict[str, str] | None:
         "type": getattr(exc_type, "__qualname__", str(exc_type)),
         "message": scrub_free_text(_cap(str(exc_value), MAX_TEXT_FIELD)),
     }
-
-

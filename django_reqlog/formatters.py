@@ -32,9 +32,11 @@ _BIG_FIELDS_ECS = (
 )
 
 # Attributes every LogRecord has; anything else was passed through ``extra``.
-_STANDARD_ATTRS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", (), None))
-) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 _OURS = frozenset({"reqlog", "event_id", "reqlog_shipper", "request_id"})
 
 
@@ -53,7 +55,7 @@ def _message(record: logging.LogRecord) -> str:
 def _stack(record: logging.LogRecord) -> str | None:
     if record.exc_text:
         return record.exc_text
-    if record.exc_info and record.exc_info is not True:
+    if record.exc_info and record.exc_info[0] is not None:
         try:
             return "".join(traceback.format_exception(*record.exc_info))
         except Exception:
@@ -404,5 +406,3 @@ def _printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
-
-

@@ -133,10 +133,14 @@ class RequestLogMiddleware:
                 return None
             request_id = accept_or_generate(request.META.get(derived.request_id_meta_key))
             tee = None
-            if conf.capture_request_body and _has_body(request.META):
-                if not getattr(request, "_read_started", False) and hasattr(request, "_stream"):
-                    tee = TeeStream(request._stream, conf.max_body_bytes)
-                    request._stream = tee
+            if (
+                conf.capture_request_body
+                and _has_body(request.META)
+                and not getattr(request, "_read_started", False)
+                and hasattr(request, "_stream")
+            ):
+                tee = TeeStream(request._stream, conf.max_body_bytes)
+                request._stream = tee  # type: ignore[assignment]
             return _State(request_id, tee, _current.set(request_id))
         except Exception as exc:
             warn(f"request capture disabled for one request: {exc!r}", key="begin")
@@ -236,14 +240,18 @@ class RequestLogMiddleware:
         """Streams are never consumed or buffered: count as chunks pass, emit on close."""
         facts.response_content_type = response.get("Content-Type", "") or ""
         capture_body = conf.capture_response_body and is_textual(facts.response_content_type)
-        counter = CountingIterator(conf.max_body_bytes if capture_body else 0)
+        counter: CountingIterator | None = CountingIterator(
+            conf.max_body_bytes if capture_body else 0
+        )
         if getattr(response, "file_to_stream", None) is not None:
             # Wrapping would defeat the server's sendfile path; trust the length.
             counter = None
             facts.response_bytes = _int_or_none(response.get("Content-Length"))
         elif getattr(response, "is_async", False):
+            assert counter is not None
             response.streaming_content = counter.awrap(response.streaming_content)  # type: ignore[attr-defined]
         else:
+            assert counter is not None
             response.streaming_content = counter.wrap(response.streaming_content)  # type: ignore[attr-defined]
 
         def on_close() -> None:
@@ -257,7 +265,7 @@ class RequestLogMiddleware:
             except Exception as exc:
                 warn(f"request event lost: {exc!r}", key="finish")
 
-        response._resource_closers.append(once(on_close))
+        response._resource_closers.append(once(on_close))  # type: ignore[attr-defined]
 
     def _emit(self, state: _State, facts: RequestFacts, request: HttpRequest | None) -> None:
         duration_ns = time.perf_counter_ns() - state.start_ns
@@ -272,7 +280,7 @@ class RequestLogMiddleware:
             exc_info = request.__dict__.pop(_EXC_ATTR, None)
         logger.log(
             _level(status),
-            _EventMessage(facts),  # type: ignore[arg-type]
+            _EventMessage(facts),
             exc_info=exc_info,
             extra={"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id},
         )

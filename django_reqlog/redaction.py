@@ -109,7 +109,9 @@ def scrub_text(text: str) -> str:
     return _value_re().sub(_replace, text)
 
 
-_KEY_VALUE = re.compile(r"""([A-Za-z0-9_.\-\[\]]{1,64})(\s*[=:]\s*)("[^"\n]*"|'[^'\n]*'|[^\s&;,]+)""")
+_KEY_VALUE = re.compile(
+    r"""([A-Za-z0-9_.\-\[\]]{1,64})(\s*[=:]\s*)("[^"\n]*"|'[^'\n]*'|[^\s&;,]+)"""
+)
 
 
 def scrub_free_text(text: str) -> str:
@@ -192,9 +194,7 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None) -> s
             out.append(token)
             expecting_key = bool(stack) and stack[-1] == "{"
             pending_key = None
-        elif first == ":":
-            out.append(token)
-        elif first.isspace():
+        elif first == ":" or first.isspace():
             out.append(token)
         elif expecting_key and first == '"':
             pending_key = _decode_key(token)

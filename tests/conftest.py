@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from collections.abc import Iterator
@@ -8,8 +9,6 @@ from typing import Any
 import pytest
 
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-
-import importlib.util
 
 # TEMPORARY until tests/fixtures_es.py lands
 pytest_plugins = ["tests.fixtures_es"] if importlib.util.find_spec("tests.fixtures_es") else []

@@ -102,7 +102,6 @@ def test_raising_view_without_reraise_returns_500(capture):
     assert capture.only()["error"]["type"] == "Boom"
 
 
-
 def test_async_client_views(capture):
     async def run() -> tuple[int, int, bytes]:
         client = AsyncClient(raise_request_exception=False)
@@ -154,7 +153,11 @@ def test_json_body_masked_but_view_sees_original(capture):
     line = capture.ecs_lines()[0]
     assert "hunter2-plain" not in line and "t0k3n" not in line
     body = json.loads(json.loads(line)["http"]["request"]["body"]["content"])
-    assert body == {"username": "alice", "password": "[REDACTED]", "nested": [{"Token": "[REDACTED]"}]}
+    assert body == {
+        "username": "alice",
+        "password": "[REDACTED]",
+        "nested": [{"Token": "[REDACTED]"}],
+    }
 
 
 def test_multipart_fields_and_files(capture):
@@ -214,7 +217,11 @@ def test_unread_large_body_never_raises_request_data_too_big(capture):
     ("content_type", "encoding", "expected"),
     [
         ("application/octet-stream", "", "[binary content_type=application/octet-stream bytes=6]"),
-        ("application/json", "gzip", "[binary content_type=application/json encoding=gzip bytes=6]"),
+        (
+            "application/json",
+            "gzip",
+            "[binary content_type=application/json encoding=gzip bytes=6]",
+        ),
     ],
 )
 def test_binary_and_gzip_bodies_are_placeholders(capture, content_type, encoding, expected):
@@ -321,7 +328,10 @@ def test_request_id_available_to_application_logs(capture):
 @pytest.mark.parametrize(
     ("traceparent", "trace_id"),
     [
-        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        (
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+        ),
         ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", None),
         ("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", None),
         ("garbage", None),
