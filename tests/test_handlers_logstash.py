@@ -1,0 +1,292 @@
+"""LogstashHandler against loopback TCP, UDP and HTTP receivers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_reqlog.formatters import LogstashFormatter
+from django_reqlog.handlers import LogstashHandler, shipper_handlers
+from tests.handlers_support import (
+    HTTPReceiver,
+    TCPReceiver,
+    UDPReceiver,
+    free_port,
+    make_tls_files,
+    wait_for,
+)
+
+FAST = {
+    "flush_interval": 0.05,
+    "retry_initial": 0.05,
+    "retry_max": 0.3,
+    "close_timeout": 5.0,
+    "metrics_interval": None,
+}
+
+
+def record(message: str, **extra: Any) -> logging.LogRecord:
+    rec = logging.LogRecord("tests.shipper", logging.INFO, __file__, 1, message, (), None)
+    rec.__dict__.update(extra)
+    return rec
+
+
+@pytest.fixture
+def make_handler(tmp_path: Path) -> Iterator[Callable[..., LogstashHandler]]:
+    made: list[LogstashHandler] = []
+
+    def make(host: str, port: int, transport: str = "tcp", **options: Any) -> LogstashHandler:
+        kwargs = {**FAST, "spool_dir": str(tmp_path / "spool"), **options}
+        handler = LogstashHandler(host, port, transport, **kwargs)
+        made.append(handler)
+        return handler
+
+    yield make
+    for handler in made:
+        handler.close()
+
+
+def test_tcp_json_lines_arrive_with_the_python_logstash_envelope(make_handler: Any) -> None:
+    receiver = TCPReceiver().start()
+    handler = make_handler("127.0.0.1", receiver.port)
+    for i in range(50):
+        handler.handle(record(f"event {i}"))
+    assert wait_for(lambda: len(receiver.lines) == 50)
+    events = receiver.events()
+    assert [e["message"] for e in events] == [f"event {i}" for i in range(50)]
+    assert {"@timestamp", "@version", "host", "path", "tags", "type", "level", "logger_name"} <= set(
+        events[0]
+    )
+    assert len({e["event_id"] for e in events}) == 50
+    assert handler.metrics.snapshot()["sent"] == 50
+    receiver.stop()
+
+
+def test_emit_sets_an_event_id_only_when_missing(make_handler: Any) -> None:
+    handler = make_handler("127.0.0.1", free_port())
+    mine = record("has id", event_id="abc123")
+    other = record("no id")
+    handler.handle(mine)
+    handler.handle(other)
+    assert mine.event_id == "abc123"
+    assert isinstance(other.event_id, str)
+    assert len(other.event_id) == 32
+
+
+def test_tcp_sink_down_then_up_delivers_everything_once_in_order(make_handler: Any) -> None:
+    port = free_port()
+    handler = make_handler("127.0.0.1", port)
+    for i in range(300):
+        handler.handle(record(f"event {i}"))
+    assert wait_for(lambda: handler.metrics.spooled >= 300)
+    assert handler.metrics.sent == 0
+    receiver = TCPReceiver(port).start()
+    assert wait_for(lambda: len(receiver.lines) >= 300)
+    assert handler.wait_idle(30)
+    messages = [e["message"] for e in receiver.events()]
+    assert messages == [f"event {i}" for i in range(300)]
+    metrics = handler.metrics.snapshot()
+    assert metrics["sent"] == 300
+    assert metrics["dropped"] == metrics["failed"] == 0
+    assert metrics["spool_bytes"] == 0
+    receiver.stop()
+
+
+def test_stalled_tcp_sink_never_blocks_emit(make_handler: Any) -> None:
+    """The receiver accepts and never reads: the worker blocks, emit() must not."""
+    receiver = TCPReceiver(mode="stall").start()
+    handler = make_handler("127.0.0.1", receiver.port, queue_size=500, timeout=2.0)
+    total = 20_000
+    big = "x" * 2000
+    for i in range(total):
+        handler.handle(record(f"{i} {big}"))
+    metrics = handler.metrics.snapshot()
+    # Every emit returned; each event was either queued or counted as dropped.
+    assert metrics["queued"] + metrics["dropped"] == total
+    assert metrics["dropped"] > 0
+    receiver.stop()
+
+
+def test_slow_tcp_sink_gets_everything(make_handler: Any) -> None:
+    receiver = TCPReceiver(mode="slow").start()
+    handler = make_handler("127.0.0.1", receiver.port, queue_size=5000)
+    payload = "y" * 1500
+    for i in range(2000):
+        handler.handle(record(f"{i} {payload}"))
+    assert wait_for(lambda: len(receiver.lines) >= 2000, timeout=120)
+    assert handler.wait_idle(30)
+    ids = [e["event_id"] for e in receiver.events()]
+    assert len(ids) == len(set(ids)) == 2000
+    assert handler.metrics.dropped == 0
+    receiver.stop()
+
+
+def test_udp_one_datagram_per_event_and_oversize_counted_failed(make_handler: Any) -> None:
+    receiver = UDPReceiver()
+    handler = make_handler("127.0.0.1", receiver.port, "udp")
+    for i in range(20):
+        handler.handle(record(f"udp {i}"))
+    handler.handle(record("z" * 70_000))
+    assert wait_for(lambda: len(receiver.datagrams) >= 20)
+    assert handler.wait_idle(10)
+    assert sorted(int(d.split(b'"udp ')[1].split(b'"')[0]) for d in receiver.datagrams) == list(
+        range(20)
+    )
+    assert handler.metrics.failed == 1
+    receiver.stop()
+
+
+def test_http_batches_retry_503_and_count_400_as_failed(make_handler: Any) -> None:
+    receiver = HTTPReceiver(statuses=[503, 503])
+    handler = make_handler("127.0.0.1", receiver.port, "http", basic_auth=("user", "pw"))
+    for i in range(100):
+        handler.handle(record(f"http {i}"))
+    assert wait_for(lambda: len(receiver.events) >= 100)
+    assert handler.wait_idle(30)
+    assert sorted(e["message"] for e in receiver.events) == sorted(f"http {i}" for i in range(100))
+    assert len({e["event_id"] for e in receiver.events}) == 100
+    assert handler.metrics.retried >= 1
+    assert receiver.requests[0]["Authorization"] == "Basic dXNlcjpwdw=="
+    receiver.statuses = [400]
+    handler.handle(record("rejected"))
+    assert wait_for(lambda: handler.metrics.failed == 1)
+    assert handler.wait_idle(10)
+    assert "HTTP 400" in handler.metrics.last_failure
+    receiver.stop()
+
+
+def test_tls_tcp(make_handler: Any, tmp_path: Path) -> None:
+    cert, key = make_tls_files(str(tmp_path))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    receiver = TCPReceiver(context=context).start()
+    handler = make_handler("127.0.0.1", receiver.port, tls=True, ca_certs=cert)
+    for i in range(10):
+        handler.handle(record(f"tls {i}"))
+    assert wait_for(lambda: len(receiver.lines) >= 10)
+    assert [e["message"] for e in receiver.events()] == [f"tls {i}" for i in range(10)]
+    receiver.stop()
+
+
+def test_self_metric_record_goes_through_the_pipeline_not_logging(
+    make_handler: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver = TCPReceiver().start()
+    caplog.set_level(logging.DEBUG, logger="django_reqlog.shipper")
+    handler = make_handler("127.0.0.1", receiver.port, metrics_interval=0.1)
+    handler.handle(record("one"))
+    assert wait_for(lambda: any("reqlog_shipper" in e for e in receiver.events()))
+    shipper = next(e for e in receiver.events() if "reqlog_shipper" in e)
+    assert set(shipper["reqlog_shipper"]) == {
+        "queued", "sent", "retried", "spooled", "dropped", "failed", "spool_bytes",
+    }  # fmt: skip
+    assert shipper["logger_name"] == "django_reqlog.shipper"
+    assert shipper["level"] == "INFO"
+    assert caplog.records == []
+    receiver.stop()
+
+
+def test_self_metric_record_is_a_warning_after_drops(make_handler: Any) -> None:
+    receiver = TCPReceiver(mode="stall").start()
+    handler = make_handler("127.0.0.1", receiver.port, queue_size=10, metrics_interval=0.2)
+    for i in range(5000):
+        handler.handle(record(f"{i}"))
+    assert handler.metrics.dropped > 0
+    receiver.stop()
+    second = TCPReceiver(receiver.port).start()
+    assert wait_for(
+        lambda: any(
+            e.get("level") == "WARNING" and "reqlog_shipper" in e for e in second.events()
+        ),
+        timeout=60,
+    )
+    second.stop()
+
+
+def test_configured_from_dictconfig(tmp_path: Path) -> None:
+    receiver = TCPReceiver().start()
+    logger = logging.getLogger("tests.dictconfig")
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"logstash": {"()": "django_reqlog.formatters.LogstashFormatter"}},
+            "handlers": {
+                "logstash": {
+                    "class": "django_reqlog.handlers.LogstashHandler",
+                    "host": "127.0.0.1",
+                    "port": receiver.port,
+                    "transport": "tcp",
+                    "formatter": "logstash",
+                    "spool_dir": str(tmp_path),
+                    "flush_interval": 0.05,
+                    "queue_size": 1000,
+                }
+            },
+            "loggers": {"tests.dictconfig": {"handlers": ["logstash"], "level": "INFO"}},
+        }
+    )
+    try:
+        handler = logger.handlers[0]
+        assert isinstance(handler, LogstashHandler)
+        assert isinstance(handler.formatter, LogstashFormatter)
+        assert handler.name == "logstash"
+        assert handler in shipper_handlers()
+        logger.info("configured %s", "ok")
+        assert wait_for(lambda: len(receiver.lines) == 1)
+        assert receiver.events()[0]["message"] == "configured ok"
+    finally:
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+            h.close()
+        receiver.stop()
+
+
+def test_defaults_just_work_with_only_host_and_port() -> None:
+    receiver = TCPReceiver().start()
+    handler = LogstashHandler("127.0.0.1", receiver.port)
+    try:
+        assert isinstance(handler.formatter, LogstashFormatter)
+        assert handler.spool_dir.endswith(f"logstash-tcp-127.0.0.1-{receiver.port}")
+        handler.handle(record("defaults"))
+        assert wait_for(lambda: len(receiver.lines) == 1)
+    finally:
+        handler.close()
+        receiver.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error"),
+    [
+        ((None, 5959), {}, TypeError),
+        (("", 5959), {}, ValueError),
+        (("127.0.0.1", "5959"), {}, TypeError),
+        (("127.0.0.1", 0), {}, ValueError),
+        (("127.0.0.1", 70000), {}, ValueError),
+        (("127.0.0.1", 5959, "amqp"), {}, ValueError),
+        (("127.0.0.1", 5959, "udp"), {"tls": True}, ValueError),
+        (("127.0.0.1", 5959), {"tls": "yes"}, TypeError),
+        (("127.0.0.1", 5959), {"basic_auth": ("u", "p")}, ValueError),
+        (("127.0.0.1", 5959, "http"), {"basic_auth": "u:p"}, TypeError),
+        (("127.0.0.1", 5959, "http"), {"http_path": "bulk"}, ValueError),
+        (("127.0.0.1", 5959), {"queue_size": 0}, ValueError),
+        (("127.0.0.1", 5959), {"queue_size": 1.5}, TypeError),
+        (("127.0.0.1", 5959), {"flush_interval": 0}, ValueError),
+        (("127.0.0.1", 5959), {"flush_interval": "1"}, TypeError),
+        (("127.0.0.1", 5959), {"spool": "no"}, TypeError),
+        (("127.0.0.1", 5959), {"spool_max_age": -1}, ValueError),
+        (("127.0.0.1", 5959), {"retry_initial": 5, "retry_max": 1}, ValueError),
+        (("127.0.0.1", 5959), {"no_such_option": 1}, TypeError),
+    ],
+)
+def test_constructor_rejects_bad_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        LogstashHandler(*args, **kwargs)
