@@ -38,6 +38,17 @@ BOLD = "\033[1m" if sys.stdout.isatty() else ""
 RESET = "\033[0m" if sys.stdout.isatty() else ""
 
 
+SECRET_ENV_VARS = frozenset(
+    {
+        "REQLOG_DEMO_PASSWORD",
+        "REQLOG_DEMO_WRONG_PASSWORD",
+        "REQLOG_DEMO_SIGNUP_PASSWORD",
+        "REQLOG_DEMO_TOKEN",
+        "REQLOG_DEMO_ALICE_TOKEN",
+    }
+)
+
+
 class DemoFailed(Exception):
     """A step of the flow failed; the message says which and why."""
 
@@ -66,14 +77,18 @@ class Demo:
         self.server_log = self.var / "server.log"
         self.report_file = self.var / "report.txt"
         # Distinctive values, fresh every run, so a hit anywhere is a real leak.
+        # Tests plant their own through the environment to scan for them.
+        env = os.environ.get
         self.secrets = Secrets(
-            password=f"Planted-Pw-{secrets.token_hex(6)}",
-            wrong_password=f"Wrong-Pw-{secrets.token_hex(6)}",
-            signup_password=f"Signup-Pw-{secrets.token_hex(6)}",
-            demo_token=secrets.token_hex(20),
-            alice_token=secrets.token_hex(20),
+            password=env("REQLOG_DEMO_PASSWORD") or f"Planted-Pw-{secrets.token_hex(6)}",
+            wrong_password=env("REQLOG_DEMO_WRONG_PASSWORD") or f"Wrong-Pw-{secrets.token_hex(6)}",
+            signup_password=env("REQLOG_DEMO_SIGNUP_PASSWORD")
+            or f"Signup-Pw-{secrets.token_hex(6)}",
+            demo_token=env("REQLOG_DEMO_TOKEN") or secrets.token_hex(20),
+            alice_token=env("REQLOG_DEMO_ALICE_TOKEN") or secrets.token_hex(20),
         )
-        self.env = dict(os.environ)
+        # Planted values reach only demo_seed, never the server's environment.
+        self.env = {key: value for key, value in os.environ.items() if key not in SECRET_ENV_VARS}
         self.env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "reqlog_demo.settings",

@@ -59,12 +59,16 @@ def build_logging(env: Mapping[str, str], var_dir: Path) -> dict[str, Any]:
         es: dict[str, Any] = {
             "class": "django_reqlog.handlers.ElasticsearchHandler",
             "hosts": [env["REQLOG_ELASTICSEARCH_URL"].strip()],
+            # Outages are buffered next to the other demo files, not in /tmp.
+            "spool_dir": str(var_dir / "spool" / "elasticsearch"),
         }
-        if env.get("REQLOG_ELASTICSEARCH_USERNAME"):
-            es["username"] = env["REQLOG_ELASTICSEARCH_USERNAME"]
-            es["password"] = env.get("REQLOG_ELASTICSEARCH_PASSWORD", "")
         if env.get("REQLOG_ELASTICSEARCH_API_KEY"):
             es["api_key"] = env["REQLOG_ELASTICSEARCH_API_KEY"]
+        elif env.get("REQLOG_ELASTICSEARCH_USERNAME"):
+            es["basic_auth"] = [
+                env["REQLOG_ELASTICSEARCH_USERNAME"],
+                env.get("REQLOG_ELASTICSEARCH_PASSWORD", ""),
+            ]
         if env.get("REQLOG_ELASTICSEARCH_CA_CERTS"):
             es["ca_certs"] = env["REQLOG_ELASTICSEARCH_CA_CERTS"]
         handlers["reqlog_elasticsearch"] = es
@@ -73,6 +77,7 @@ def build_logging(env: Mapping[str, str], var_dir: Path) -> dict[str, Any]:
             "class": "django_reqlog.handlers.LogstashHandler",
             "host": env["REQLOG_LOGSTASH_HOST"].strip(),
             "port": int(env.get("REQLOG_LOGSTASH_PORT", "5000")),
+            "spool_dir": str(var_dir / "spool" / "logstash"),
         }
     return {
         "version": 1,

@@ -177,12 +177,13 @@ class Command(BaseCommand):
                 "pip install 'django-reqlog[elasticsearch]'"
             ) from None
         kwargs: dict[str, Any] = {"request_timeout": 10, "max_retries": 1}
-        username = os.environ.get("REQLOG_ELASTICSEARCH_USERNAME")
-        if username:
-            kwargs["basic_auth"] = (username, os.environ.get("REQLOG_ELASTICSEARCH_PASSWORD", ""))
         api_key = os.environ.get("REQLOG_ELASTICSEARCH_API_KEY")
+        username = os.environ.get("REQLOG_ELASTICSEARCH_USERNAME")
+        # The client refuses both at once; an API key is the narrower grant.
         if api_key:
             kwargs["api_key"] = api_key
+        elif username:
+            kwargs["basic_auth"] = (username, os.environ.get("REQLOG_ELASTICSEARCH_PASSWORD", ""))
         ca_certs = os.environ.get("REQLOG_ELASTICSEARCH_CA_CERTS")
         if ca_certs:
             kwargs["ca_certs"] = ca_certs
