@@ -1,0 +1,253 @@
+"""The disk spool: outages, caps, a killed process, a full or read-only disk, fork."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from django_reqlog.handlers import LogstashHandler
+from django_reqlog.handlers.status import directory_status
+from tests.handlers_support import TCPReceiver, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = {
+    "flush_interval": 0.05,
+    "retry_initial": 0.05,
+    "retry_max": 0.3,
+    "close_timeout": 5.0,
+    "metrics_interval": None,
+    "spool_retry_interval": 0.2,
+}
+
+
+def record(message: str) -> logging.LogRecord:
+    return logging.LogRecord("tests.spool", logging.INFO, __file__, 1, message, (), None)
+
+
+@pytest.fixture
+def make_handler(tmp_path: Path) -> Iterator[Callable[..., LogstashHandler]]:
+    made: list[LogstashHandler] = []
+
+    def make(port: int, **options: Any) -> LogstashHandler:
+        kwargs = {**FAST, "spool_dir": str(tmp_path / "spool"), **options}
+        handler = LogstashHandler("127.0.0.1", port, **kwargs)
+        made.append(handler)
+        return handler
+
+    yield make
+    for handler in made:
+        handler.close()
+
+
+def test_spool_cap_drops_oldest_and_counts_them(make_handler: Any) -> None:
+    port = free_port()
+    handler = make_handler(port, spool_max_bytes=50_000)
+    filler = "f" * 400
+    for i in range(500):
+        handler.handle(record(f"{i} {filler}"))
+    assert wait_for(lambda: handler.metrics.spooled + handler.metrics.dropped >= 500)
+    assert wait_for(lambda: handler.metrics.dropped > 0)
+    assert handler.metrics.spool_bytes <= 50_000
+    receiver = TCPReceiver(port).start()
+    assert wait_for(lambda: handler.metrics.backlog == 0 and handler.metrics.sent > 0)
+    assert handler.wait_idle(30)
+    numbers = [int(e["message"].split()[0]) for e in receiver.events()]
+    # The newest events survive, in order, and every lost one is counted.
+    assert numbers == sorted(numbers)
+    assert numbers[-1] == 499
+    assert len(numbers) + handler.metrics.dropped == 500
+    receiver.stop()
+
+
+def test_spool_max_age_expires_old_events(make_handler: Any) -> None:
+    handler = make_handler(free_port(), spool_max_age=0.01)
+    for i in range(20):
+        handler.handle(record(f"old {i}"))
+    # Expiry runs with the worker's housekeeping (every few seconds).
+    assert wait_for(lambda: handler.metrics.dropped == 20, timeout=30)
+    assert handler.metrics.backlog == 0
+
+
+CHILD = """
+import logging, sys, time
+import django
+django.setup()
+from django_reqlog.handlers import LogstashHandler
+port, spool_dir, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+handler = LogstashHandler(
+    "127.0.0.1", port, spool_dir=spool_dir, flush_interval=0.05, retry_initial=0.05,
+    retry_max=0.2, metrics_interval=None,
+)
+for i in range(count):
+    handler.handle(logging.LogRecord("child", 20, "", 0, f"event {i}", (), None))
+if count:
+    while handler.metrics.spooled < count:
+        time.sleep(0.01)
+    print("spooled", flush=True)
+    time.sleep(600)
+else:
+    assert handler.wait_idle(60), handler.metrics
+    handler.close()
+    print(handler.metrics.snapshot()["sent"], flush=True)
+"""
+
+
+def run_child(port: int, spool_dir: str, count: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(CHILD), str(port), spool_dir, str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def test_killed_process_spool_is_replayed_by_the_next_one(tmp_path: Path) -> None:
+    port = free_port()
+    spool_dir = str(tmp_path / "spool")
+    first = run_child(port, spool_dir, 400)
+    assert first.stdout is not None
+    assert first.stdout.readline().strip() == "spooled"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    (entry,) = directory_status(spool_dir)
+    assert entry["pid"] == first.pid
+    assert entry["alive"] is False
+    assert entry["backlog"] == 400
+    out = __import__("io").StringIO()
+    call_command("reqlog_status", "--json", "--spool-dir", spool_dir, stdout=out)
+    (listed,) = [e for e in json.loads(out.getvalue()) if e["spool_dir"] == spool_dir]
+    assert listed["processes"][0]["backlog"] == 400
+
+    receiver = TCPReceiver(port).start()
+    second = run_child(port, spool_dir, 0)
+    stdout, _ = second.communicate(timeout=120)
+    assert second.returncode == 0
+    assert wait_for(lambda: len(receiver.lines) >= 400)
+    assert [e["message"] for e in receiver.events()] == [f"event {i}" for i in range(400)]
+    assert int(stdout.strip()) == 400
+    assert directory_status(spool_dir) == []  # replayed spool files are removed
+    receiver.stop()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real, tiny tmpfs mount (needs root; skipped otherwise)."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def remount(mount: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(mount)], check=True)
+
+
+def test_full_disk_falls_back_to_memory_then_resumes(make_handler: Any, tmpfs: Path) -> None:
+    port = free_port()
+    handler = make_handler(port, spool_dir=str(tmpfs / "spool"))
+    filler = "d" * 4000
+    for i in range(200):  # ~800 KB into a 256 KB disk
+        handler.handle(record(f"{i} {filler}"))
+    assert wait_for(lambda: handler.metrics.memory_bytes > 0 and handler.metrics.backlog == 200)
+    assert handler.metrics.dropped == 0
+    assert "full" in handler.metrics.last_failure or "disk" in handler.metrics.last_failure
+    remount(tmpfs, "size=16m")
+    assert wait_for(lambda: handler.metrics.memory_bytes == 0 and handler.metrics.spooled >= 200)
+    receiver = TCPReceiver(port).start()
+    assert wait_for(lambda: len(receiver.lines) >= 200)
+    assert [int(e["message"].split()[0]) for e in receiver.events()] == list(range(200))
+    receiver.stop()
+
+
+def test_read_only_spool_dir_falls_back_to_memory_then_resumes(
+    make_handler: Any, tmpfs: Path
+) -> None:
+    (tmpfs / "spool").mkdir()
+    remount(tmpfs, "ro")
+    port = free_port()
+    handler = make_handler(port, spool_dir=str(tmpfs / "spool"), memory_buffer_bytes=20_000)
+    for i in range(100):
+        handler.handle(record(f"{i} {'r' * 300}"))
+    assert handler.metrics.queued == 100
+    assert wait_for(lambda: handler.metrics.backlog + handler.metrics.dropped == 100)
+    assert handler.metrics.spooled == 0
+    # The memory fallback is capped too: the oldest go, and are counted.
+    assert handler.metrics.dropped > 0
+    assert handler.metrics.memory_bytes <= 20_000
+    kept = handler.metrics.backlog
+    remount(tmpfs, "rw")
+    assert wait_for(lambda: handler.metrics.spooled == kept and handler.metrics.memory_bytes == 0)
+    receiver = TCPReceiver(port).start()
+    assert wait_for(lambda: len(receiver.lines) >= kept)
+    numbers = [int(e["message"].split()[0]) for e in receiver.events()]
+    assert numbers == list(range(100 - kept, 100))
+    receiver.stop()
+
+
+def test_fork_gives_the_child_its_own_thread_spool_and_metrics(make_handler: Any) -> None:
+    receiver = TCPReceiver().start()
+    handler = make_handler(receiver.port)
+    handler.handle(record("parent before fork"))
+    assert wait_for(lambda: len(receiver.lines) == 1)
+    parent_stem = handler._store.own.stem
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            for i in range(50):
+                handler.handle(record(f"child {i}"))
+            idle = handler.wait_idle(30)
+            report = {
+                "idle": idle,
+                "stem": handler._store.own.stem if handler._store.own else None,
+                "sent": handler.metrics.sent,
+                "queued": handler.metrics.queued,
+            }
+            handler.close()
+            os.write(write_end, json.dumps(report).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    for i in range(50):
+        handler.handle(record(f"parent {i}"))
+    _, status = os.waitpid(pid, 0)
+    child = json.loads(os.read(read_end, 65536))
+    os.close(read_end)
+    assert status == 0
+    assert child["idle"] is True
+    assert child["stem"] != parent_stem
+    assert child["sent"] == child["queued"] == 50
+    assert wait_for(lambda: len(receiver.lines) == 101)
+    messages = [e["message"] for e in receiver.events()]
+    assert sorted(m for m in messages if m.startswith("child")) == sorted(
+        f"child {i}" for i in range(50)
+    )
+    assert handler.wait_idle(30)
+    assert handler.metrics.sent == 51
+    assert handler._store.own.stem == parent_stem
+    receiver.stop()
