@@ -205,7 +205,9 @@ class ESProxy:
                 if self.command == "POST" and self.path.split("?")[0].endswith("/_bulk"):
                     outer._bulk(self, body)
                     return
-                status, headers, payload = outer.forward(self.command, self.path, self.headers, body)
+                status, headers, payload = outer.forward(
+                    self.command, self.path, self.headers, body
+                )
                 self._reply(status, headers, payload)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any

@@ -60,9 +60,16 @@ def test_tcp_json_lines_arrive_with_the_python_logstash_envelope(make_handler: A
     assert wait_for(lambda: len(receiver.lines) == 50)
     events = receiver.events()
     assert [e["message"] for e in events] == [f"event {i}" for i in range(50)]
-    assert {"@timestamp", "@version", "host", "path", "tags", "type", "level", "logger_name"} <= set(
-        events[0]
-    )
+    assert {
+        "@timestamp",
+        "@version",
+        "host",
+        "path",
+        "tags",
+        "type",
+        "level",
+        "logger_name",
+    } <= set(events[0])
     assert len({e["event_id"] for e in events}) == 50
     assert handler.metrics.snapshot()["sent"] == 50
     receiver.stop()
@@ -201,9 +208,7 @@ def test_self_metric_record_is_a_warning_after_drops(make_handler: Any) -> None:
     receiver.stop()
     second = TCPReceiver(receiver.port).start()
     assert wait_for(
-        lambda: any(
-            e.get("level") == "WARNING" and "reqlog_shipper" in e for e in second.events()
-        ),
+        lambda: any(e.get("level") == "WARNING" and "reqlog_shipper" in e for e in second.events()),
         timeout=60,
     )
     second.stop()
