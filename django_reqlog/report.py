@@ -338,7 +338,7 @@ def iter_elasticsearch(
     """Yield ``(raw_json, source)`` for every document in ``index`` since ``since``.
 
     Uses a point in time with ``search_after`` so a long read sees one
-    consistent snapshot and no scroll context is left behind.
+    consistent snapshot; clusters without the point-in-time API get a scroll.
     """
     from elasticsearch import ApiError, NotFoundError, TransportError
 
@@ -348,24 +348,47 @@ def iter_elasticsearch(
         else {"match_all": {}}
     )
     meter = Progress(stream or sys.stderr, f"reading {index}", None) if progress else None
+    count = 0
     try:
-        try:
+        with contextlib.suppress(ApiError):
             # Make the latest shipped events searchable; a reader without the
             # privilege still gets everything older than the refresh interval.
-            client.indices.refresh(index=index)
-        except NotFoundError:
-            raise
-        except ApiError:
-            pass
-        pit = client.open_point_in_time(index=index, keep_alive="2m")["id"]
-    except NotFoundError:
+            client.indices.refresh(index=index, ignore_unavailable=True)
+        for source in _search_all(client, index, query, page_size):
+            count += 1
+            if meter is not None and count % page_size == 0:
+                meter.update(count, count)
+            yield json.dumps(source, ensure_ascii=False), source
+    except NotFoundError as exc:
+        if "index_not_found" not in str(getattr(exc, "body", "")) + str(exc):
+            raise ReportError(f"Elasticsearch request failed: {_describe_es_error(exc)}") from None
         raise ReportError(
             f"index or data stream {index!r} not found: nothing has been shipped yet, "
             "or run `manage.py reqlog_setup` first"
         ) from None
     except (ApiError, TransportError) as exc:
         raise ReportError(f"Elasticsearch request failed: {_describe_es_error(exc)}") from None
-    count = 0
+    finally:
+        if meter is not None:
+            meter.finish(count, count)
+
+
+def _search_all(
+    client: Any, index: str, query: dict[str, Any], page_size: int
+) -> Iterator[dict[str, Any]]:
+    from elasticsearch import ApiError, NotFoundError
+
+    try:
+        pit = client.open_point_in_time(index=index, keep_alive="2m")["id"]
+    except NotFoundError as exc:
+        if "index_not_found" in str(getattr(exc, "body", "")) + str(exc):
+            raise
+        pit = None
+    except ApiError:
+        pit = None
+    if pit is None:
+        yield from _scroll_all(client, index, query, page_size)
+        return
     search_after: list[Any] | None = None
     try:
         while True:
@@ -377,29 +400,38 @@ def iter_elasticsearch(
             }
             if search_after is not None:
                 body["search_after"] = search_after
-            try:
-                response = client.search(**body)
-            except (ApiError, TransportError) as exc:
-                raise ReportError(
-                    f"Elasticsearch search failed: {_describe_es_error(exc)}"
-                ) from None
+            response = client.search(**body)
             pit = response.get("pit_id", pit)
             hits = response["hits"]["hits"]
             if not hits:
-                break
+                return
             for hit in hits:
-                source = hit.get("_source") or {}
-                count += 1
-                yield json.dumps(source, ensure_ascii=False), source
-            if meter is not None:
-                meter.update(count, count)
+                yield hit.get("_source") or {}
             search_after = hits[-1]["sort"]
     finally:
         # Closing is a courtesy: an abandoned PIT expires on its own after keep_alive.
         with contextlib.suppress(Exception):
             client.close_point_in_time(id=pit)
-        if meter is not None:
-            meter.finish(count, count)
+
+
+def _scroll_all(
+    client: Any, index: str, query: dict[str, Any], page_size: int
+) -> Iterator[dict[str, Any]]:
+    response = client.search(index=index, query=query, size=page_size, scroll="2m", sort=["_doc"])
+    scroll_id = response.get("_scroll_id")
+    try:
+        while True:
+            hits = response["hits"]["hits"]
+            if not hits:
+                return
+            for hit in hits:
+                yield hit.get("_source") or {}
+            response = client.scroll(scroll_id=scroll_id, scroll="2m")
+            scroll_id = response.get("_scroll_id", scroll_id)
+    finally:
+        if scroll_id:
+            with contextlib.suppress(Exception):
+                client.clear_scroll(scroll_id=scroll_id)
 
 
 def _describe_es_error(exc: BaseException) -> str:

@@ -188,7 +188,7 @@ def test_usage_errors_are_clear(tmp_path: Path, args: list[str], message: str) -
 
 def test_missing_second_file_fails_before_reading(tmp_path: Path) -> None:
     good = write_lines(tmp_path / "a.json", [ecs_event()])
-    with pytest.raises(CommandError, match="not found: .*missing.json"):
+    with pytest.raises(CommandError, match=r"not found: .*missing\.json"):
         run_report("--file", str(good), "--file", str(tmp_path / "missing.json"))
 
 

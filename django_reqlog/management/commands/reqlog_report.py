@@ -53,6 +53,12 @@ class Command(BaseCommand):
             help=f"Index, alias or data stream to read (default {DEFAULT_ES_INDEX}).",
         )
         parser.add_argument(
+            "--page-size",
+            type=int,
+            default=1000,
+            help="Documents per Elasticsearch search request (default 1000).",
+        )
+        parser.add_argument(
             "--since",
             help="Only events from this window: a duration (30s, 15m, 2h, 1d) or an ISO timestamp.",
         )
@@ -103,6 +109,8 @@ class Command(BaseCommand):
             raise CommandError("give either --file PATH (one or more) or --elasticsearch")
         if options["top"] < 1:
             raise CommandError("--top must be at least 1")
+        if not 1 <= options["page_size"] <= 10_000:
+            raise CommandError("--page-size must be between 1 and 10000")
         try:
             bucket = parse_duration(options["bucket"])
         except ValueError as exc:
@@ -122,6 +130,7 @@ class Command(BaseCommand):
                 client,
                 options["index"],
                 since,
+                page_size=options["page_size"],
                 progress=bool(options["progress"]),
                 stream=sys.stderr,
             )
@@ -188,9 +197,19 @@ class Command(BaseCommand):
         if ca_certs:
             kwargs["ca_certs"] = ca_certs
         client = Elasticsearch(url, **kwargs)
+        from elasticsearch import ApiError, AuthenticationException, TransportError
+
         try:
-            client.info()
-        except Exception as exc:  # any failure here means "cannot use it"
+            # Cluster health, not info(): some distributions have no `GET /`.
+            client.cluster.health(timeout="5s")
+        except AuthenticationException:
+            raise CommandError(
+                f"Elasticsearch at {_safe_url(url)} rejected the credentials (HTTP 401); "
+                "check REQLOG_ELASTICSEARCH_USERNAME/_PASSWORD or _API_KEY"
+            ) from None
+        except ApiError:
+            pass  # It answered; a read-only user may just lack cluster privileges.
+        except TransportError as exc:
             raise CommandError(
                 f"cannot reach Elasticsearch at {_safe_url(url)}: {type(exc).__name__}: "
                 f"{getattr(exc, 'message', None) or exc}"
