@@ -12,7 +12,8 @@ and the dashboards point at them through ``references``.
 
 Every panel reads the data view ``reqlog-data-view`` (logs-django.reqlog-*).
 Durations are stored in ``event.duration`` (nanoseconds, ECS); the data view
-adds the runtime field ``reqlog.duration_ms`` so charts read in milliseconds.
+formats that field as a duration in milliseconds, and Lens inherits the
+format, so no runtime field (and no scripting) is needed.
 """
 
 from __future__ import annotations
@@ -51,11 +52,6 @@ STATUS_CLASSES = [
     ("5xx", "http.response.status_code >= 500"),
 ]
 FIVE_XX_KQL = "http.response.status_code >= 500"
-
-DURATION_MS_SCRIPT = (
-    "if (doc.containsKey('event.duration') && doc['event.duration'].size() > 0) "
-    "{ emit(doc['event.duration'].value / 1000000.0); }"
-)
 
 
 def kql(query: str) -> dict[str, str]:
@@ -190,7 +186,7 @@ def cols_error_rate(prefix: str) -> dict[str, dict[str, Any]]:
 # ---------------------------------------------------------------- objects
 
 
-def lens(
+def lens(  # noqa: PLR0917 (one call per panel reads best positionally)
     obj_id: str,
     title: str,
     description: str,
@@ -226,7 +222,11 @@ def lens(
             },
         },
         "references": [
-            {"type": "index-pattern", "id": DATA_VIEW_ID, "name": f"indexpattern-datasource-layer-{LAYER}"}
+            {
+                "type": "index-pattern",
+                "id": DATA_VIEW_ID,
+                "name": f"indexpattern-datasource-layer-{LAYER}",
+            }
         ],
         "coreMigrationVersion": CORE_MIGRATION_VERSION,
         "typeMigrationVersion": TYPE_MIGRATION_VERSIONS["lens"],
@@ -263,7 +263,7 @@ def table(columns: list[str]) -> dict[str, Any]:
     }
 
 
-def saved_search(
+def saved_search(  # noqa: PLR0917
     obj_id: str, title: str, description: str, query: str, columns: list[str], sort: list[list[str]]
 ) -> dict[str, Any]:
     source = {
@@ -299,7 +299,10 @@ def saved_search(
 
 
 def dashboard(
-    obj_id: str, title: str, description: str, panels: list[tuple[dict[str, Any], int, int, int, int]]
+    obj_id: str,
+    title: str,
+    description: str,
+    panels: list[tuple[dict[str, Any], int, int, int, int]],
 ) -> dict[str, Any]:
     """panels: (object, x, y, w, h) on Kibana's 48-column grid."""
     panels_json = []
@@ -330,8 +333,13 @@ def dashboard(
             "timeTo": "now",
             "refreshInterval": {"pause": False, "value": 60000},
             "optionsJSON": json.dumps(
-                {"useMargins": True, "syncColors": False, "syncCursor": True, "syncTooltips": False,
-                 "hidePanelTitles": False},
+                {
+                    "useMargins": True,
+                    "syncColors": False,
+                    "syncCursor": True,
+                    "syncTooltips": False,
+                    "hidePanelTitles": False,
+                },
                 sort_keys=True,
             ),
             "panelsJSON": json.dumps(panels_json, sort_keys=True),
@@ -354,18 +362,16 @@ def build() -> list[dict[str, Any]]:
             "title": INDEX_PATTERN,
             "name": "django-reqlog requests",
             "timeFieldName": "@timestamp",
-            "runtimeFieldMap": json.dumps(
-                {
-                    "reqlog.duration_ms": {
-                        "type": "double",
-                        "script": {"source": DURATION_MS_SCRIPT},
-                    }
-                },
-                sort_keys=True,
-            ),
             "fieldFormatMap": json.dumps(
                 {
-                    "reqlog.duration_ms": {"id": "number", "params": {"pattern": "0,0.0"}},
+                    "event.duration": {
+                        "id": "duration",
+                        "params": {
+                            "inputFormat": "nanoseconds",
+                            "outputFormat": "asMilliseconds",
+                            "outputPrecision": 1,
+                        },
+                    },
                     "reqlog.shipper.spool_bytes": {"id": "bytes"},
                 },
                 sort_keys=True,
@@ -401,14 +407,14 @@ def build() -> list[dict[str, Any]]:
     )
     latency = lens(
         "reqlog-lens-latency-percentiles",
-        "Latency p50 / p95 / p99 (ms)",
+        "Latency p50 / p95 / p99",
         "Request duration percentiles per interval, from event.duration.",
         "lnsXY",
         {
             "time": col_date(),
-            "p50": col_percentile("reqlog.duration_ms", 50, "p50"),
-            "p95": col_percentile("reqlog.duration_ms", 95, "p95"),
-            "p99": col_percentile("reqlog.duration_ms", 99, "p99"),
+            "p50": col_percentile("event.duration", 50, "p50"),
+            "p95": col_percentile("event.duration", 95, "p95"),
+            "p99": col_percentile("event.duration", 99, "p99"),
         },
         xy("line", "time", ["p50", "p95", "p99"], legend="bottom"),
         REQUESTS_KQL,
@@ -427,12 +433,12 @@ def build() -> list[dict[str, Any]]:
     )
     routes_p95 = lens(
         "reqlog-lens-top-routes-p95",
-        "Slowest routes (p95 ms)",
+        "Slowest routes (p95)",
         "URL patterns ordered by their 95th percentile duration.",
         "lnsDatatable",
         {
             "route": col_terms("reqlog.route", "Route", 10, "p95"),
-            "p95": col_percentile("reqlog.duration_ms", 95, "p95 ms"),
+            "p95": col_percentile("event.duration", 95, "p95"),
             "count": col_count("Requests"),
         },
         table(["route", "p95", "count"]),
@@ -495,8 +501,14 @@ def build() -> list[dict[str, Any]]:
         "Slowest requests",
         "Individual requests, longest first.",
         REQUESTS_KQL,
-        ["reqlog.duration_ms", "http.request.method", "url.path", "http.response.status_code",
-         "user.name", "http.request.id"],
+        [
+            "event.duration",
+            "http.request.method",
+            "url.path",
+            "http.response.status_code",
+            "user.name",
+            "http.request.id",
+        ],
         [["event.duration", "desc"]],
     )
     recent_5xx = saved_search(
@@ -504,16 +516,24 @@ def build() -> list[dict[str, Any]]:
         "Recent 5xx",
         "Server errors with request id, user, path and bodies where captured.",
         f"{REQUESTS_KQL} and {FIVE_XX_KQL}",
-        ["http.request.id", "user.name", "http.request.method", "url.path",
-         "http.response.status_code", "error.type", "error.message",
-         "http.request.body.content", "http.response.body.content"],
+        [
+            "http.request.id",
+            "user.name",
+            "http.request.method",
+            "url.path",
+            "http.response.status_code",
+            "error.type",
+            "error.message",
+            "http.request.body.content",
+            "http.response.body.content",
+        ],
         [["@timestamp", "desc"]],
     )
 
     shipper_losses = lens(
         "reqlog-lens-shipper-losses",
         "Shipper: dropped and failed events",
-        "Highest cumulative dropped/failed counter reported per interval; any rise means lost logs.",
+        "Highest cumulative dropped/failed counter per interval; any rise means lost logs.",
         "lnsXY",
         {
             "time": col_date(),

@@ -63,7 +63,11 @@ def check_secrets(env: Mapping[str, str], names: Iterable[str] = SECRET_VARS) ->
     for name in names:
         value = env.get(name, "")
         lowered = value.strip().lower()
-        minimum = MIN_KEY_LENGTH if name in KEY_VARS or name == "DJANGO_SECRET_KEY" else MIN_PASSWORD_LENGTH
+        minimum = (
+            MIN_KEY_LENGTH
+            if name in KEY_VARS or name == "DJANGO_SECRET_KEY"
+            else MIN_PASSWORD_LENGTH
+        )
         if not value.strip():
             problems.append(f"{name} is empty")
         elif any(marker in lowered for marker in PLACEHOLDER_MARKERS) or lowered in WEAK_VALUES:
@@ -125,9 +129,11 @@ class Client:
         headers = dict(self.headers)
         if data is not None:
             headers["Content-Type"] = content_type
-        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
+        req = urllib.request.Request(
+            self.base_url + path, data=data, method=method, headers=headers
+        )
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (our own URL)
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 text = resp.read().decode("utf-8")
         except urllib.error.HTTPError as exc:
             raise HTTPError(exc.code, exc.read().decode("utf-8", "replace")) from None
@@ -200,7 +206,10 @@ def multipart(field: str, filename: str, content: bytes) -> tuple[bytes, str]:
         f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
         "Content-Type: application/ndjson\r\n\r\n"
     ).encode()
-    return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+    return (
+        head + content + f"\r\n--{boundary}--\r\n".encode(),
+        f"multipart/form-data; boundary={boundary}",
+    )
 
 
 def kibana_available(kibana: Client) -> bool:
@@ -289,7 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_reqlog_setup:
         run_reqlog_setup(env)
     if not args.skip_kibana:
-        kibana = Client(env.get("KIBANA_URL", "http://kibana:5601"), "elastic", env["ELASTIC_PASSWORD"], kibana=True)
+        kibana = Client(
+            env.get("KIBANA_URL", "http://kibana:5601"),
+            "elastic",
+            env["ELASTIC_PASSWORD"],
+            kibana=True,
+        )
         wait_for("Kibana", lambda: kibana_available(kibana), 600)
         setup_kibana(kibana)
 

@@ -43,7 +43,9 @@ def find_python() -> str | None:
         if found:
             candidates.append(found)
     pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates += sorted(glob.glob(os.path.join(pyenv_root, "versions", "3.1[2-9]*", "bin", "python")))
+    candidates += sorted(
+        glob.glob(os.path.join(pyenv_root, "versions", "3.1[2-9]*", "bin", "python"))
+    )
     for candidate in candidates:
         probe = subprocess.run(
             [candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
@@ -73,7 +75,14 @@ def install() -> Path:
         shutil.rmtree(VENV)
     VENV.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([python, "-m", "venv", str(VENV)], check=True)
-    pip = [str(bin_dir() / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip = [
+        str(bin_dir() / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
     subprocess.run([*pip, f"elastalert2=={ELASTALERT_VERSION}"], check=True)
     STAMP.write_text(ELASTALERT_VERSION + "\n")
     return VENV
