@@ -69,7 +69,10 @@ def make_handler(
     made: list[ElasticsearchHandler] = []
 
     def make(index: str, url: str | None = None, **options: Any) -> ElasticsearchHandler:
-        kwargs = {**FAST, **auth(es_settings), "spool_dir": str(tmp_path / "spool"), **options}
+        credentials = auth(es_settings)
+        if url is not None:  # the loopback proxy speaks plain HTTP
+            credentials.pop("ca_certs", None)
+        kwargs = {**FAST, **credentials, "spool_dir": str(tmp_path / "spool"), **options}
         handler = ElasticsearchHandler(url or es_settings["url"], index=index, **kwargs)
         made.append(handler)
         return handler
@@ -223,6 +226,7 @@ def test_forced_replay_of_delivered_events_makes_no_duplicates(
         (("http://127.0.0.1:9200",), {"api_key": "k", "basic_auth": ("u", "p")}, ValueError),
         (("http://127.0.0.1:9200",), {"verify_certs": "no"}, TypeError),
         (("http://127.0.0.1:9200",), {"client_options": []}, TypeError),
+        (("http://127.0.0.1:9200",), {"ca_certs": "/ca.pem"}, ValueError),
     ],
 )
 def test_constructor_rejects_bad_arguments(

@@ -124,6 +124,11 @@ class ElasticsearchHandler(ShipperHandler):
             client["ca_certs"] = check_str("ca_certs", ca_certs)
         client["verify_certs"] = check_bool("verify_certs", verify_certs)
         self.client_options = client
+        # Build (and drop) a client now so bad options fail here, with the
+        # client's own message, instead of on every send. No connection is made.
+        probe = ElasticsearchTransport(self.hosts, DEFAULT_INDEX, client)
+        probe._client()
+        probe.close()
         self.target = f"{','.join(self.hosts)}/{self.index}"
         digest = hashlib.sha1(self.target.encode(), usedforsecurity=False).hexdigest()[:10]
         self.spool_key = f"elasticsearch-{self.index}-{digest}"
