@@ -155,7 +155,13 @@ def read_env_file(path: Path) -> dict[str, str]:
 def template_documents() -> list[dict[str, Any]]:
     """Every JSON document under elk/elasticsearch/ (templates, policies)."""
     docs = []
-    for path in sorted((ELK / "elasticsearch").rglob("*.json")):
+    # elk/elasticsearch/ holds the copies the compose stack mounts; the
+    # package ships identical ones (a test of the Elasticsearch helper
+    # keeps them equal), used here when the elk/ copies are absent.
+    directory = ELK / "elasticsearch"
+    if not any(directory.rglob("*.json")):
+        directory = ROOT / "django_reqlog" / "resources" / "elasticsearch"
+    for path in sorted(directory.rglob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         docs.append({"_path": path, **data} if isinstance(data, dict) else {"_path": path})
     return docs
@@ -201,7 +207,8 @@ def template_mappings() -> dict[str, Any]:
         mappings = components.get(component)
         if mappings is None:
             # Component files may be named differently from the component.
-            candidates = [m for n, m in components.items() if component in n or n in component]
+            suffix = component.rsplit("@", 1)[-1]
+            candidates = [m for n, m in components.items() if n == component or n.endswith(suffix)]
             mappings = candidates[0] if candidates else None
         if mappings is not None:
             _merge_properties(merged["properties"], mappings.get("properties", {}))
@@ -303,3 +310,36 @@ def esql_fields(query: str) -> set[str]:
 
 def env_without(keys: tuple[str, ...]) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in keys}
+
+
+# ------------------------------------------------------------ seeded data
+
+STACK_NAMESPACE = "stacktest"
+STACK_STREAM = f"logs-django.reqlog-{STACK_NAMESPACE}"
+
+
+def seed_dataset(client: Any) -> str:
+    """Install our template with the package's own setup, then index the
+    dataset of tests/stack_dataset.py into its own data stream.
+
+    Idempotent (each event's ``event.id`` is its ``_id`` and the op is
+    ``create``), so every stack test module may call it.
+    """
+    from django_reqlog import es_setup
+    from tests.stack_dataset import EVENTS, get
+
+    es_setup.run_setup(client, namespace=STACK_NAMESPACE)
+    operations: list[dict[str, Any]] = []
+    for doc in EVENTS:
+        operations.append({"create": {"_index": STACK_STREAM, "_id": get(doc, "event.id")}})
+        operations.append(doc)
+    response = client.bulk(operations=operations, refresh="wait_for")
+    failures = [
+        item["create"]
+        for item in response["items"]
+        if item["create"].get("error") and item["create"]["status"] != 409
+    ]
+    assert failures == [], failures[:3]
+    count = client.count(index=STACK_STREAM)["count"]
+    assert count == len(EVENTS)
+    return STACK_STREAM
