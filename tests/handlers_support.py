@@ -202,7 +202,7 @@ class ESProxy:
                 if outer.down:
                     self._reply(503, {"Content-Type": "text/plain"}, b"down")
                     return
-                if self.command == "POST" and self.path.split("?")[0].endswith("/_bulk"):
+                if self.command in ("POST", "PUT") and self.path.split("?")[0].endswith("/_bulk"):
                     outer._bulk(self, body)
                     return
                 status, headers, payload = outer.forward(
@@ -268,7 +268,7 @@ class ESProxy:
         took = 0
         if keep:
             status, headers, payload = self.forward(
-                "POST", request.path, request.headers, b"\n".join(keep) + b"\n"
+                request.command, request.path, request.headers, b"\n".join(keep) + b"\n"
             )
             if status != 200:
                 request._reply(status, headers, payload)  # type: ignore[attr-defined]

@@ -230,12 +230,17 @@ class ShipperHandler(logging.Handler):
         if not self._closed:
             self._closed = True
             worker = self._worker
-            worker.stopping.set()
+            worker.stop()
             # If the queue is full the worker is awake anyway.
             with contextlib.suppress(queue.Full):
                 self._queue.put_nowait(WAKE)
             if worker.thread.is_alive():
-                worker.thread.join(self.options.close_timeout + 1.0)
+                worker.thread.join(self.options.close_timeout)
+            if worker.thread.is_alive():
+                # Still inside a send to a stalled sink: break it, so the
+                # worker spools what it holds before the process exits.
+                worker.abort_send()
+                worker.thread.join(2.0)
             _live.discard(self)
         super().close()
 

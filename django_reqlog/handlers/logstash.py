@@ -73,6 +73,13 @@ class TCPTransport:
                 self.sock.close()
             self.sock = None
 
+    def abort(self) -> None:
+        """Called from another thread: shutdown() wakes a blocked sendall()."""
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
 
 def _peer_closed(sock: socket.socket) -> bool:
     """True if Logstash closed the connection (readable with nothing to read).

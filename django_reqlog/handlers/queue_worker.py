@@ -88,6 +88,7 @@ class Worker:
         self.target = target
         self.name = name
         self.stopping = threading.Event()
+        self.stop_deadline = float("inf")
         self.pending: list[Item] = []
         self.pending_bytes = 0
         self.attempt = 0
@@ -261,8 +262,20 @@ class Worker:
 
     # -- shutdown ------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Ask the loop to finish; the close budget starts now, not when it notices."""
+        self.stop_deadline = time.monotonic() + self.opts.close_timeout
+        self.stopping.set()
+
+    def abort_send(self) -> None:
+        """From another thread: break a send stuck on a stalled peer (close timed out)."""
+        abort = getattr(self.transport, "abort", None)
+        if abort is not None:
+            with contextlib.suppress(Exception):
+                abort()
+
     def _shutdown(self) -> None:
-        deadline = time.monotonic() + self.opts.close_timeout
+        deadline = min(self.stop_deadline, time.monotonic() + self.opts.close_timeout)
         try:
             while True:
                 try:
