@@ -76,3 +76,118 @@ def es_namespace() -> str:
     """A fresh data stream namespace, so tests never see each other's events
     (the minimal distribution cannot delete data streams)."""
     return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="session")
+def reqlog_templates(es_client: Any) -> Any:
+    """Our component/index templates installed once per session (idempotent)."""
+    from django_reqlog import es_setup
+
+    return es_setup.run_setup(es_client)
+
+
+# ------------------------------------------------------------------ helpers shared by test_es_* / test_logstash_*
+
+
+def template_field_types() -> dict[str, str]:
+    """Dotted field path -> mapped type, from the packaged component template."""
+    from django_reqlog import es_setup
+
+    mappings = es_setup.load_resource("component-mappings.json")["template"]["mappings"]
+    out: dict[str, str] = {}
+
+    def walk(props: dict[str, Any], prefix: str) -> None:
+        for name, spec in props.items():
+            path = f"{prefix}{name}"
+            if "type" in spec and spec["type"] != "object":
+                out[path] = spec["type"]
+                for sub, subspec in (spec.get("fields") or {}).items():
+                    out[f"{path}.{sub}"] = subspec["type"]
+            if "properties" in spec:
+                walk(spec["properties"], path + ".")
+
+    walk(mappings["properties"], "")
+    return out
+
+
+def leaf_paths(doc: dict[str, Any], types: dict[str, str] | None = None) -> dict[str, Any]:
+    """Dotted leaf paths of a document; a ``flattened`` field counts as one leaf."""
+    types = template_field_types() if types is None else types
+    out: dict[str, Any] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict) and types.get(path) != "flattened":
+            for key, sub in value.items():
+                walk(sub, f"{path}.{key}" if path else key)
+        else:
+            out[path] = value
+
+    walk(doc, "")
+    return out
+
+
+def full_request_record(
+    event_id: str | None = None, status: int = 500, with_error: bool = True
+) -> Any:
+    """A request log record with every optional fact set, so formatters emit
+    every field they can (headers, response body, proxy chain, trace, error)."""
+    import logging
+    import sys
+
+    from django_reqlog.event import RequestFacts
+
+    event_id = event_id or uuid.uuid4().hex
+    facts = RequestFacts(
+        event_id=event_id,
+        request_id=f"req-{event_id[:8]}",
+        started_at=1764236572.0,
+        method="POST",
+        scheme="https",
+        host="api.example.com:8443",
+        path="/login/",
+        query_string="next=%2Fhome&token=abc",
+        http_version="HTTP/1.1",
+        remote_addr="10.0.0.2",
+        forwarded_for="203.0.113.5, 10.0.0.9",
+        user_agent="curl/8.0",
+        referer="https://ref.example/",
+        content_type="application/json",
+        content_length=44,
+        content_encoding="",
+        trace_id="0af7651916cd43dd8448eb211c80319c",
+        headers=[("X-Api-Key", "k-secret"), ("Accept", "*/*")],
+        body_prefix=b'{"username": "alice", "password": "hunter2"}',
+        body_bytes=44,
+        route="login/",
+        view="login",
+        status=status,
+        response_content_type="application/json",
+        response_bytes=17,
+        response_body_prefix=b'{"ok": false}',
+        user_id="7",
+        username="alice",
+        duration_ns=12_500_000,
+        slow=True,
+    )
+    exc_info = None
+    if with_error:
+        try:
+            raise ZeroDivisionError("division by zero")
+        except ZeroDivisionError:
+            exc_info = sys.exc_info()
+    level = logging.ERROR if status >= 500 else logging.INFO
+    record = logging.LogRecord(
+        "django_reqlog", level, "/app/mw.py", 10, "POST /login/ %s", (status,), exc_info, "emit"
+    )
+    record.reqlog = facts
+    record.event_id = event_id
+    record.request_id = facts.request_id
+    return record
+
+
+# Settings under which full_request_record() yields every field.
+FULL_CAPTURE = {
+    "REQLOG_CAPTURE_HEADERS": True,
+    "REQLOG_CAPTURE_RESPONSE_BODY": True,
+    "REQLOG_TRUSTED_PROXIES": ["10.0.0.0/8"],
+}
