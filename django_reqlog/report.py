@@ -42,7 +42,9 @@ __all__ = [
 
 # The placeholder the redaction step writes; counted as proof that masking ran.
 REDACTED = "[REDACTED]"
-DEFAULT_ES_INDEX = "logs-django.reqlog-default"
+# Both write targets `reqlog_setup` can create: the data stream, or the
+# rollover alias on clusters without data streams (es_setup.DEFAULT_SEARCH_TARGET).
+DEFAULT_ES_INDEX = "logs-django.reqlog-*,reqlog-events*"
 _MISSING: Any = object()
 
 

@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.parse
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -60,6 +62,15 @@ def say(text: str) -> None:
 
 def step(text: str) -> None:
     say(f"{BOLD}==> {text}{RESET}")
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username or parts.password:
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urllib.parse.urlunsplit(parts)
 
 
 def free_port() -> int:
@@ -163,7 +174,13 @@ class Demo:
         self.manage("demo_seed", env=seed_env)
         if "elasticsearch" in self.outputs:
             step("Installing the index template and lifecycle policy (reqlog_setup)")
-            say(self.manage("reqlog_setup", timeout=180).rstrip())
+            output = self.manage("reqlog_setup", timeout=180).rstrip()
+            say("\n".join(f"    {line}" for line in output.splitlines()))
+            # Clusters without data streams get a rollover alias instead: ship
+            # to and read from whatever reqlog_setup chose.
+            match = re.search(r"^Write target: (\S+)", output, flags=re.MULTILINE)
+            if match and not self.env.get("REQLOG_ELASTICSEARCH_INDEX"):
+                self.env["REQLOG_ELASTICSEARCH_INDEX"] = match.group(1)
 
     def start_server(self) -> str:
         port = free_port()
@@ -249,11 +266,13 @@ class Demo:
         return traffic
 
     def report(self, traffic: Traffic) -> dict[str, Any]:
-        source = (
-            ["--elasticsearch", "--since", (self.started_at - dt.timedelta(seconds=5)).isoformat()]
-            if "elasticsearch" in self.outputs and "file" not in self.outputs
-            else ["--file", str(self.log_file)]
-        )
+        if "file" in self.outputs:
+            source = ["--file", str(self.log_file)]
+        else:
+            since = self.started_at.isoformat()
+            source = ["--elasticsearch", "--since", since]
+            if self.env.get("REQLOG_ELASTICSEARCH_INDEX"):
+                source += ["--index", self.env["REQLOG_ELASTICSEARCH_INDEX"]]
         secret_args = [arg for value in self.secrets.all() for arg in ("--secret", value)]
         common = [*source, "--bucket", "5s", "--top", "6", "--no-progress", *secret_args]
         # Exit status 1 means "a secret leaked": the JSON still says where.
@@ -411,7 +430,10 @@ class Demo:
         )
         if "elasticsearch" in self.outputs:
             kibana = os.environ.get("REQLOG_KIBANA_URL", "http://localhost:5601").rstrip("/")
-            say(f"    Kibana:         {kibana}/app/discover (data view logs-django.reqlog-*)")
+            target = self.env.get("REQLOG_ELASTICSEARCH_INDEX", "logs-django.reqlog-default")
+            say(f"    Events:         {_safe_url(os.environ['REQLOG_ELASTICSEARCH_URL'])} {target}")
+            say(f"    Kibana:         {kibana}/app/dashboards#/view/reqlog-dashboard-requests")
+            say(f"                    (or Discover: {kibana}/app/discover, data view reqlog)")
         if "logstash" in self.outputs:
             host = os.environ.get("REQLOG_LOGSTASH_HOST")
             port = os.environ.get("REQLOG_LOGSTASH_PORT", "5000")

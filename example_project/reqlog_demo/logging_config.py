@@ -62,6 +62,9 @@ def build_logging(env: Mapping[str, str], var_dir: Path) -> dict[str, Any]:
             # Outages are buffered next to the other demo files, not in /tmp.
             "spool_dir": str(var_dir / "spool" / "elasticsearch"),
         }
+        if env.get("REQLOG_ELASTICSEARCH_INDEX"):
+            # `manage.py reqlog_setup` prints the write target to use here.
+            es["index"] = env["REQLOG_ELASTICSEARCH_INDEX"]
         if env.get("REQLOG_ELASTICSEARCH_API_KEY"):
             es["api_key"] = env["REQLOG_ELASTICSEARCH_API_KEY"]
         elif env.get("REQLOG_ELASTICSEARCH_USERNAME"):

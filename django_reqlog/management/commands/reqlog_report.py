@@ -49,8 +49,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--index",
-            default=os.environ.get("REQLOG_ELASTICSEARCH_INDEX", DEFAULT_ES_INDEX),
-            help=f"Index, alias or data stream to read (default {DEFAULT_ES_INDEX}).",
+            default=os.environ.get("REQLOG_ELASTICSEARCH_INDEX") or DEFAULT_ES_INDEX,
+            help="Index, alias, data stream or pattern to read (default: "
+            f"REQLOG_ELASTICSEARCH_INDEX or {DEFAULT_ES_INDEX}).",
         )
         parser.add_argument(
             "--page-size",
