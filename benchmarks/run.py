@@ -1,0 +1,400 @@
+"""``make bench``: request overhead of django-reqlog against the floor, the seed
+stack and the peers, plus shipper throughput and queue memory.
+
+Method (see benchmarks/results.md for the latest figures):
+
+* Every variant runs in its own short-lived process (``measure.py``): Django
+  set up with ``benchmarks.settings`` (sessions + auth middleware, one view),
+  a warm-up, then N requests of a 1 KB JSON POST driven straight into
+  Django's WSGI handler (or ASGI handler with an async view), each timed.
+* Rounds rotate through all variants in a fresh random order, so slow drift
+  of a shared machine hits every variant alike. Ratios to the floor are taken
+  per round (the floor ran minutes apart at most) and the median of those
+  per-round ratios is reported. Latency percentiles pool all rounds.
+* CPU per request is the whole process's CPU time over the N requests plus
+  the final drain of the handler (queue empty, batches sent), so work moved to
+  a shipper thread is counted. Peak RSS is the process's ``ru_maxrss``.
+* Sinks (a reading and a stalled loopback TCP server) live in a separate
+  process; Elasticsearch is the real node ``esnode.py run --optional`` starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from benchmarks.variants import VARIANTS, Variant  # noqa: E402
+
+PY = sys.executable
+
+# The issue's targets, as ratios to the floor unless stated.
+TARGET_MEDIAN = 1.10
+TARGET_P99 = 1.25
+TARGET_CPU_ES = 1.30
+TARGET_STALL_MAX_ADDED_MS = 5.0
+TARGET_SHIPPER_EPS_CORE = 20_000
+TARGET_QUEUE_MB = 30.0
+
+
+@dataclass
+class Samples:
+    variant: Variant
+    latencies: list[int] = field(default_factory=list)  # ns, all rounds
+    round_median: dict[int, float] = field(default_factory=dict)
+    round_p99: dict[int, float] = field(default_factory=dict)
+    round_cpu: dict[int, float] = field(default_factory=dict)
+    round_added_max: dict[int, float] = field(default_factory=dict)
+    rss_kb: int = 0
+    metrics: dict[str, Any] | None = None
+
+
+def _pct(sorted_values: list[int], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1)))
+    return float(sorted_values[index])
+
+
+def _floor_of(variant: Variant) -> str:
+    return "asgi-floor" if variant.asgi else "floor"
+
+
+def _run_json(args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any] | None:
+    try:
+        proc = subprocess.run(
+            [PY, os.path.join(HERE, "measure.py"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        print(f"  ! {' '.join(args)}: timed out", file=sys.stderr)
+        return None
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        print(f"  ! {' '.join(args)} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _start_sinks() -> tuple[subprocess.Popen[str], int, int]:
+    sink = subprocess.Popen(
+        [PY, os.path.join(HERE, "sink.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout is not None
+    read_port, stall_port = (int(p) for p in sink.stdout.readline().split())
+    return sink, read_port, stall_port
+
+
+def _machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import django
+
+    mem = ""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            mem = f", {int(meminfo.readline().split()[1]) // 1024} MiB RAM"
+    except OSError:
+        pass
+    es = os.environ.get("REQLOG_TEST_ES_VERSION") or (
+        "yes" if os.environ.get("REQLOG_TEST_ES_URL") else "not available"
+    )
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; Django {django.get_version()}; "
+        f"Elasticsearch {es}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "7")))
+    parser.add_argument(
+        "--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", "1500"))
+    )
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--stall-seconds", type=float, default=5.0)
+    parser.add_argument("--shipper-events", type=int, default=9000)
+    parser.add_argument("--only", nargs="*", help="variant names (default: all)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--output", default=os.path.join(HERE, "results.md"))
+    args = parser.parse_args()
+
+    has_es = bool(os.environ.get("REQLOG_TEST_ES_URL"))
+    names = [
+        name
+        for name, v in VARIANTS.items()
+        if (has_es or not v.needs_es) and (not args.only or name in args.only)
+    ]
+    for floor in ("floor", "asgi-floor"):
+        if any(_floor_of(VARIANTS[n]) == floor for n in names) and floor not in names:
+            names.append(floor)
+    seed = args.seed if args.seed is not None else int(time.time())
+    rng = random.Random(seed)
+    workdir = tempfile.mkdtemp(prefix="reqlog-bench-")
+    load_before = os.getloadavg()
+    started = time.monotonic()
+
+    sink, read_port, stall_port = _start_sinks()
+    env = dict(
+        os.environ,
+        REQLOG_BENCH_READ_PORT=str(read_port),
+        REQLOG_BENCH_STALL_PORT=str(stall_port),
+        REQLOG_BENCH_WORKDIR=workdir,
+        PYTHONPATH=ROOT,
+    )
+    samples = {name: Samples(VARIANTS[name]) for name in names}
+    try:
+        for round_ in range(args.rounds):
+            order = names[:]
+            rng.shuffle(order)
+            print(f"round {round_ + 1}/{args.rounds}: {' '.join(order)}", flush=True)
+            for name in order:
+                variant = VARIANTS[name]
+                stall = args.stall_seconds if variant.stalled else 0.0
+                result = _run_json(
+                    ["requests", name, str(args.requests), str(args.warmup), str(stall)],
+                    env,
+                    timeout=300,
+                )
+                if result is None:
+                    continue
+                lat = sorted(result["latencies_ns"])
+                s = samples[name]
+                s.latencies.extend(lat)
+                s.round_median[round_] = statistics.median(lat)
+                s.round_p99[round_] = _pct(lat, 0.99)
+                s.round_cpu[round_] = result["cpu_per_request_us"]
+                s.round_added_max[round_] = float(lat[-1])
+                s.rss_kb = max(s.rss_kb, result["maxrss_kb"])
+                s.metrics = result.get("shipper_metrics") or s.metrics
+        print("shipper throughput (TCP) ...", flush=True)
+        shippers = {"tcp": _run_json(["shipper", "tcp", str(args.shipper_events)], env, 600)}
+        if has_es:
+            print("shipper throughput (Elasticsearch) ...", flush=True)
+            shippers["es"] = _run_json(["shipper", "es", str(args.shipper_events)], env, 600)
+        print("queue memory ...", flush=True)
+        memory = _run_json(["queue-memory", "10000"], env, 600)
+    finally:
+        assert sink.stdin is not None
+        sink.stdin.close()
+        sink.wait(10)
+
+    elapsed = time.monotonic() - started
+    report = _report(samples, shippers, memory, args, seed, load_before, os.getloadavg(), elapsed)
+    print()
+    print(report)
+    with open(args.output, "w") as out:
+        out.write(report)
+    print(f"\nwritten to {os.path.relpath(args.output, ROOT)}")
+    return 0
+
+
+def _ratio(s: Samples, floor: Samples, attr: str) -> float:
+    mine: dict[int, float] = getattr(s, attr)
+    base: dict[int, float] = getattr(floor, attr)
+    ratios = [mine[r] / base[r] for r in mine if r in base and base[r] > 0]
+    return statistics.median(ratios) if ratios else float("nan")
+
+
+def _added_max_ms(s: Samples, floor: Samples) -> float:
+    # The worst single request of the variant, minus the floor's median in
+    # the same round: how much longer than usual one request ever took.
+    values = [
+        (s.round_added_max[r] - floor.round_median[r]) / 1e6
+        for r in s.round_added_max
+        if r in floor.round_median
+    ]
+    return max(values) if values else float("nan")
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _report(
+    samples: dict[str, Samples],
+    shippers: dict[str, dict[str, Any] | None],
+    memory: dict[str, Any] | None,
+    args: argparse.Namespace,
+    seed: int,
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+    elapsed: float,
+) -> str:
+    lines = [
+        "# django-reqlog benchmark results",
+        "",
+        f"Machine: {_machine()}.",
+        f"Load average (1/5/15 min) before: {load_before[0]:.2f}/{load_before[1]:.2f}/"
+        f"{load_before[2]:.2f}, after: {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} "
+        "(a shared machine: absolute numbers drift, ratios from the same run are what count).",
+        "",
+        f"Command: `make bench` (= `esnode.py run --optional -- python benchmarks/run.py`), "
+        f"{args.rounds} rounds x {args.requests} requests per variant after {args.warmup} "
+        f"warm-up requests (stalled sinks: at least {args.stall_seconds:g} s per round), "
+        f"shuffle seed {seed}, {elapsed / 60:.1f} min.",
+        "",
+        "Request: `POST /api/orders/` with a 1,024-byte JSON body (password, card number, "
+        "SSN-like value, 20+ line items), session + auth middleware, through Django's WSGI "
+        "handler in-process (ASGI rows: `ASGIHandler`, async view).",
+        "",
+        "| variant | median µs | p99 µs | max µs | median xfloor | p99 xfloor | CPU µs/req | "
+        "CPU xfloor | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in samples.values():
+        if not s.latencies:
+            lines.append(f"| {s.variant.label} | (failed) | | | | | | | |")
+            continue
+        floor = samples[_floor_of(s.variant)]
+        lat = sorted(s.latencies)
+        lines.append(
+            f"| {s.variant.label} | {statistics.median(lat) / 1e3:.0f} | "
+            f"{_pct(lat, 0.99) / 1e3:.0f} | {lat[-1] / 1e3:.0f} | "
+            f"{_ratio(s, floor, 'round_median'):.2f} | {_ratio(s, floor, 'round_p99'):.2f} | "
+            f"{statistics.median(s.round_cpu.values()):.0f} | "
+            f"{_ratio(s, floor, 'round_cpu'):.2f} | {s.rss_kb / 1024:.1f} |"
+        )
+    lines += [
+        "",
+        "Ratios are medians of per-round ratios (each variant against the floor of its own "
+        "round); µs columns pool every round. CPU is whole-process CPU time over the timed "
+        "requests plus the final drain of the handler, divided by the request count.",
+        "",
+        "## Shippers: format, frame and send, on the worker thread",
+        "",
+        "| target | events/s (wall) | worker CPU µs/event | events/s per worker core |",
+        "|---|---:|---:|---:|",
+    ]
+    for target, label in (
+        ("tcp", "LogstashHandler → reading TCP sink"),
+        ("es", "ElasticsearchHandler → real Elasticsearch"),
+    ):
+        shipper = shippers.get(target)
+        if shipper is None:
+            if target == "es":
+                lines.append(f"| {label} | not run (no REQLOG_TEST_ES_URL) | | |")
+            continue
+        best = shipper["best"]
+        us = best["worker_cpu_us_per_event"]
+        lines.append(
+            f"| {label} | {best['events_per_s']:,.0f} | {us:.1f} | {1e6 / us if us else 0:,.0f} |"
+        )
+    lines += [
+        "",
+        f"{args.shipper_events - 1} real request records (made by the middleware) are handed to "
+        "a fresh handler; events/s is wall time until the handler is idle; worker CPU is the "
+        "worker thread's own utime+stime from /proc (best of 3 runs).",
+        "",
+    ]
+    if memory is not None:
+        lines += [
+            f"Queue memory: {memory['count']:,} queued request records (1 KB bodies) hold "
+            f"{memory['rss_delta_mb']:.1f} MiB of resident memory.",
+            "",
+        ]
+    lines += _targets(samples, shippers, memory)
+    return "\n".join(lines) + "\n"
+
+
+def _targets(
+    samples: dict[str, Samples],
+    shippers: dict[str, dict[str, Any] | None],
+    memory: dict[str, Any] | None,
+) -> list[str]:
+    lines = ["## Targets", "", "| target | measured | result |", "|---|---|---|"]
+    floor = samples.get("floor")
+    for name in ("reqlog-tcp", "reqlog-es", "asgi-reqlog-tcp", "asgi-reqlog-es", "reqlog-file"):
+        s = samples.get(name)
+        if s is None or floor is None or not s.latencies:
+            continue
+        base = samples[_floor_of(s.variant)]
+        med = _ratio(s, base, "round_median")
+        p99 = _ratio(s, base, "round_p99")
+        lines.append(
+            f"| request thread, {s.variant.label}: median ≤ 1.10x, p99 ≤ 1.25x | "
+            f"{med:.2f}x, {p99:.2f}x | {_verdict(med <= TARGET_MEDIAN and p99 <= TARGET_P99)} |"
+        )
+    for name in ("reqlog-es", "reqlog-tcp"):
+        s = samples.get(name)
+        if s is None or floor is None or not s.latencies:
+            continue
+        cpu = _ratio(s, floor, "round_cpu")
+        what = (
+            "incl. shipping to Elasticsearch"
+            if name == "reqlog-es"
+            else "incl. shipping over TCP (ES not run)"
+        )
+        lines.append(
+            f"| whole-process CPU {what} ≤ 1.30x | {cpu:.2f}x | {_verdict(cpu <= TARGET_CPU_ES)} |"
+        )
+    s = samples.get("reqlog-stalled")
+    if s is not None and floor is not None and s.latencies:
+        med = _ratio(s, floor, "round_median")
+        added = _added_max_ms(s, floor)
+        floor_added = _added_max_ms(floor, floor)
+        lines.append(
+            f"| stalled sink: median ≤ 1.10x, max added latency < 5 ms | {med:.2f}x, "
+            f"{added:.1f} ms (the floor's own worst request: +{floor_added:.1f} ms) | "
+            f"{_verdict(med <= TARGET_MEDIAN and added < TARGET_STALL_MAX_ADDED_MS)} |"
+        )
+    seed = samples.get("seed-stalled")
+    if seed is not None and floor is not None and seed.latencies:
+        lines.append(
+            f"| (context) seed stack, stalled sink | {_ratio(seed, floor, 'round_median'):.2f}x "
+            f"median, worst request +{_added_max_ms(seed, floor):.0f} ms | — |"
+        )
+    tcp = shippers.get("tcp")
+    if tcp is not None:
+        us = tcp["best"]["worker_cpu_us_per_event"]
+        eps = 1e6 / us if us else 0.0
+        lines.append(
+            f"| shipper ≥ 20,000 events/s/core, TCP format-and-frame | {eps:,.0f} events/s/core "
+            f"({us:.1f} µs/event) | {_verdict(eps >= TARGET_SHIPPER_EPS_CORE)} |"
+        )
+    es = shippers.get("es")
+    if es is not None:
+        lines.append(
+            f"| worker CPU per event into Elasticsearch (reported) | "
+            f"{es['best']['worker_cpu_us_per_event']:.1f} µs/event | — |"
+        )
+    if memory is not None:
+        mb = memory["rss_delta_mb"]
+        lines.append(
+            f"| 10,000-event queue < 30 MB | {mb:.1f} MiB | {_verdict(mb < TARGET_QUEUE_MB)} |"
+        )
+    lines.append("")
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
