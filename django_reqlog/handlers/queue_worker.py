@@ -147,8 +147,14 @@ class Worker:
             obj = self.records.get(timeout=timeout)
         except queue.Empty:
             return
+        taken = 0
         while True:
             self._take(obj)
+            taken += 1
+            if taken % 32 == 0:
+                # Formatting is pure Python and holds the GIL; yield it now and
+                # then so a request thread never waits a whole switch interval.
+                time.sleep(0)
             if self._batch_full():
                 self._deliver()
             try:
