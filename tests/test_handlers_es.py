@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -244,4 +245,55 @@ def test_defaults_need_only_the_url() -> None:
         assert "elasticsearch-logs-django.reqlog-default-" in handler.spool_dir
         assert handler.client_options == {"verify_certs": True}
     finally:
+        handler.close()
+
+
+@pytest.mark.es
+def test_self_metric_event_is_stored_as_ecs(make_handler: Any, es_client: Any, index: str) -> None:
+    handler = make_handler(index, metrics_interval=0.2)
+    handler.handle(record("something"))
+    assert wait_for(lambda: handler.metrics.sent >= 2)
+    assert handler.wait_idle(60)
+    es_client.indices.refresh(index=index)
+    found = es_client.search(index=index, query={"term": {"event.kind": "metric"}}, size=1)
+    doc = found["hits"]["hits"][0]["_source"]
+    assert doc["event"]["action"] == "shipper-health"
+    assert doc["log"]["logger"] == "django_reqlog.shipper"
+    assert set(doc["reqlog"]["shipper"]) == {
+        "queued", "sent", "retried", "spooled", "dropped", "failed", "spool_bytes",
+    }  # fmt: skip
+
+
+def test_configured_from_dictconfig(tmp_path: Path) -> None:
+    logger = logging.getLogger("tests.es.dictconfig")
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {
+                "es": {
+                    "class": "django_reqlog.handlers.ElasticsearchHandler",
+                    "hosts": ["https://127.0.0.1:9200"],
+                    "index": "logs-django.reqlog-prod",
+                    "basic_auth": ["writer", "secret"],
+                    "verify_certs": False,
+                    "client_options": {"request_timeout": 5},
+                    "spool_dir": str(tmp_path),
+                    "queue_size": 100,
+                }
+            },
+            "loggers": {"tests.es.dictconfig": {"handlers": ["es"], "level": "INFO"}},
+        }
+    )
+    handler = logger.handlers[0]
+    try:
+        assert isinstance(handler, ElasticsearchHandler)
+        assert handler.name == "es"
+        assert handler.index == "logs-django.reqlog-prod"
+        assert handler.client_options["basic_auth"] == ("writer", "secret")
+        assert handler.client_options["request_timeout"] == 5
+        assert isinstance(handler.formatter, ECSFormatter)
+        assert handler.queue_size == 100
+    finally:
+        logger.removeHandler(handler)
         handler.close()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import logging.config
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 from django_reqlog.formatters import LogstashFormatter
 from django_reqlog.handlers import LogstashHandler, shipper_handlers
@@ -325,3 +329,45 @@ def test_constructor_rejects_bad_arguments(
 ) -> None:
     with pytest.raises(error):
         LogstashHandler(*args, **kwargs)
+
+
+class ChattyFormatter(LogstashFormatter):
+    """Logs while formatting, as an HTTP client on the worker thread would."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        logging.getLogger("tests.chatty").warning("formatting %s", record.getMessage())
+        return super().format(record)
+
+
+def test_records_logged_on_the_worker_thread_are_not_shipped(make_handler: Any) -> None:
+    receiver = TCPReceiver().start()
+    handler = make_handler("127.0.0.1", receiver.port)
+    handler.setFormatter(ChattyFormatter())
+    chatty = logging.getLogger("tests.chatty")
+    chatty.addHandler(handler)
+    try:
+        handler.handle(record("original"))
+        assert handler.wait_idle(30)
+        assert [e["message"] for e in receiver.events()] == ["original"]
+        assert handler.metrics.queued == 1
+    finally:
+        chatty.removeHandler(handler)
+        receiver.stop()
+
+
+def test_reqlog_status_lists_live_handlers(make_handler: Any) -> None:
+    receiver = TCPReceiver().start()
+    handler = make_handler("127.0.0.1", receiver.port)
+    handler.handle(record("status"))
+    assert handler.wait_idle(30)
+    out = io.StringIO()
+    call_command("reqlog_status", stdout=out)
+    text = out.getvalue()
+    assert f"tcp://127.0.0.1:{receiver.port}" in text
+    assert "sent=1" in text
+    out = io.StringIO()
+    call_command("reqlog_status", "--json", stdout=out)
+    (mine,) = [e for e in json.loads(out.getvalue()) if e["spool_dir"] == handler.spool_dir]
+    assert mine["metrics"]["sent"] == 1
+    assert mine["pid"] == os.getpid()
+    receiver.stop()

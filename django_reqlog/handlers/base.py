@@ -12,6 +12,7 @@ import os
 import queue
 import re
 import tempfile
+import threading
 import uuid
 import weakref
 from typing import Any
@@ -202,6 +203,10 @@ class ShipperHandler(logging.Handler):
         try:
             if self._closed:
                 self.metrics.dropped_at_emit += 1
+                return
+            if threading.get_ident() == self._worker.thread.ident:
+                # Logged by code running on our own worker (the HTTP client,
+                # a formatter): shipping it would feed the sink from itself.
                 return
             if getattr(record, "event_id", None) is None:
                 record.event_id = uuid.uuid4().hex
