@@ -27,7 +27,8 @@ package is importable in CI.
 Environment knobs: REQLOG_ES_VERSION (default below), REQLOG_ES_HEAP
 (default 512m), REQLOG_ES_JAVA_HOME, REQLOG_ES_TLS=0 to serve plain HTTP,
 REQLOG_ES_START_TIMEOUT seconds (default 180), REQLOG_ES_RUN_AS (user to drop
-to when started as root; Elasticsearch refuses to run as root).
+to when started as root; Elasticsearch refuses to run as root),
+REQLOG_ES_CACHE_DIR (default .cache/elasticsearch).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -61,7 +63,7 @@ GROUP_ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch"
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CACHE = REPO_ROOT / ".cache" / "elasticsearch"
+CACHE = Path(os.environ.get("REQLOG_ES_CACHE_DIR") or REPO_ROOT / ".cache" / "elasticsearch")
 STATE_FILE = CACHE / "node.json"
 
 SUPERUSER = "reqlog_admin"
@@ -98,7 +100,7 @@ def java_major(java_home: Path) -> int | None:
 
 def pick_java(version: str) -> Path:
     """The newest JDK the Elasticsearch version supports (9.x: 21+, 8.x: 17-24)."""
-    major = int(version.split(".")[0])
+    major = int(version.split(".", maxsplit=1)[0])
     low, high = (21, 99) if major >= 9 else (17, 24)
     explicit = os.environ.get("REQLOG_ES_JAVA_HOME")
     if explicit:
@@ -114,8 +116,9 @@ def pick_java(version: str) -> Path:
     if java_bin:
         candidates.append(Path(java_bin).resolve().parents[1])
     usable = [(java_major(p), p) for p in candidates if (p / "bin" / "java").exists()]
-    fitting = sorted(((m, p) for m, p in usable if m is not None and low <= m <= high),
-                     key=lambda mp: mp[0])
+    fitting = sorted(
+        ((m, p) for m, p in usable if m is not None and low <= m <= high), key=lambda mp: mp[0]
+    )
     if not fitting:
         raise NodeError(
             f"Elasticsearch {version} needs a JDK {low}-{high}; found "
@@ -134,8 +137,14 @@ def fetch_zip(version: str) -> Path:
         raise NodeError("Maven (mvn) is not installed; it is needed to fetch Elasticsearch")
     downloads.mkdir(parents=True, exist_ok=True)
     log(f"fetching {GROUP_ARTIFACT}:{version}:zip from Maven Central (~100 MB)")
-    cmd = [mvn, "-B", "-q", f"{DEPENDENCY_PLUGIN}:copy",
-           f"-Dartifact={GROUP_ARTIFACT}:{version}:zip", f"-DoutputDirectory={downloads}"]
+    cmd = [
+        mvn,
+        "-B",
+        "-q",
+        f"{DEPENDENCY_PLUGIN}:copy",
+        f"-Dartifact={GROUP_ARTIFACT}:{version}:zip",
+        f"-DoutputDirectory={downloads}",
+    ]
     # Run from the cache so Maven never picks up a pom.xml from the caller's cwd.
     proc = subprocess.run(cmd, cwd=downloads, capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not target.is_file():
@@ -183,10 +192,20 @@ def run_as_user() -> pwd.struct_passwd | None:
 
 
 def es_tool(home: Path, java: Path, conf: Path, *args: str, stdin: str | None = None) -> str:
-    env = {**os.environ, "ES_JAVA_HOME": str(java), "ES_PATH_CONF": str(conf),
-           "ES_JAVA_OPTS": "-Xms64m -Xmx256m"}
-    proc = subprocess.run([str(home / "bin" / args[0]), *args[1:]], env=env, input=stdin,
-                          capture_output=True, text=True, check=False)
+    env = {
+        **os.environ,
+        "ES_JAVA_HOME": str(java),
+        "ES_PATH_CONF": str(conf),
+        "ES_JAVA_OPTS": "-Xms64m -Xmx256m",
+    }
+    proc = subprocess.run(
+        [str(home / "bin" / args[0]), *args[1:]],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise NodeError(f"{args[0]} failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
     return proc.stdout
@@ -204,23 +223,71 @@ def prepare_security(home: Path, java: Path, version: str, tls: bool) -> dict[st
     conf = sec / "config"
     shutil.copytree(home / "config", conf)
     (conf / "roles.yml").write_text(ROLES_YML)
-    info = {"admin_password": secrets.token_urlsafe(18),
-            "writer_password": secrets.token_urlsafe(18)}
-    es_tool(home, java, conf, "elasticsearch-users", "useradd", SUPERUSER,
-            "-p", info["admin_password"], "-r", "superuser")
-    es_tool(home, java, conf, "elasticsearch-users", "useradd", WRITER,
-            "-p", info["writer_password"], "-r", "reqlog_writer")
+    info = {
+        "admin_password": secrets.token_urlsafe(18),
+        "writer_password": secrets.token_urlsafe(18),
+    }
+    es_tool(
+        home,
+        java,
+        conf,
+        "elasticsearch-users",
+        "useradd",
+        SUPERUSER,
+        "-p",
+        info["admin_password"],
+        "-r",
+        "superuser",
+    )
+    es_tool(
+        home,
+        java,
+        conf,
+        "elasticsearch-users",
+        "useradd",
+        WRITER,
+        "-p",
+        info["writer_password"],
+        "-r",
+        "reqlog_writer",
+    )
     if tls:
         certs = sec / "certs"
         certs.mkdir()
-        es_tool(home, java, conf, "elasticsearch-certutil", "ca", "--silent", "--pem",
-                "--out", str(certs / "ca.zip"))
+        es_tool(
+            home,
+            java,
+            conf,
+            "elasticsearch-certutil",
+            "ca",
+            "--silent",
+            "--pem",
+            "--out",
+            str(certs / "ca.zip"),
+        )
         with zipfile.ZipFile(certs / "ca.zip") as zf:
             zf.extractall(certs)
-        es_tool(home, java, conf, "elasticsearch-certutil", "cert", "--silent", "--pem",
-                "--ca-cert", str(certs / "ca" / "ca.crt"), "--ca-key", str(certs / "ca" / "ca.key"),
-                "--name", "node", "--ip", "127.0.0.1", "--dns", "localhost",
-                "--out", str(certs / "node.zip"))
+        es_tool(
+            home,
+            java,
+            conf,
+            "elasticsearch-certutil",
+            "cert",
+            "--silent",
+            "--pem",
+            "--ca-cert",
+            str(certs / "ca" / "ca.crt"),
+            "--ca-key",
+            str(certs / "ca" / "ca.key"),
+            "--name",
+            "node",
+            "--ip",
+            "127.0.0.1",
+            "--dns",
+            "localhost",
+            "--out",
+            str(certs / "node.zip"),
+        )
         with zipfile.ZipFile(certs / "node.zip") as zf:
             zf.extractall(certs)
     info_file.write_text(json.dumps(info))
@@ -300,16 +367,37 @@ def log_tail(node: dict[str, Any], lines: int = 60) -> str:
     return "\n".join(parts) or "(no log files)"
 
 
+@contextlib.contextmanager
+def cache_lock() -> Any:
+    """Serialise download, unzip and security setup between concurrent runs."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def start_node(version: str, tls: bool, heap: str, timeout: float) -> dict[str, Any]:
     t0 = time.monotonic()
-    home = unpack(version)
-    java = pick_java(version)
-    creds = prepare_security(home, java, version, tls)
-    node = {**write_instance(home, version, tls, heap), **creds, "version": version,
-            "java": str(java), "heap": heap}
+    with cache_lock():
+        home = unpack(version)
+        java = pick_java(version)
+        creds = prepare_security(home, java, version, tls)
+    node = {
+        **write_instance(home, version, tls, heap),
+        **creds,
+        "version": version,
+        "java": str(java),
+        "heap": heap,
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "JAVA_"))}
-    env.update(ES_JAVA_HOME=str(java), ES_PATH_CONF=str(Path(node["instance"]) / "config"),
-               ES_TMPDIR=str(Path(node["instance"]) / "tmp"))
+    env.update(
+        ES_JAVA_HOME=str(java),
+        ES_PATH_CONF=str(Path(node["instance"]) / "config"),
+        ES_TMPDIR=str(Path(node["instance"]) / "tmp"),
+    )
     user = run_as_user()
     console = open(Path(node["instance"]) / "console.log", "wb")  # noqa: SIM115
     kwargs: dict[str, Any] = {}
@@ -318,13 +406,22 @@ def start_node(version: str, tls: bool, heap: str, timeout: float) -> dict[str, 
         env["HOME"] = node["instance"]
     # A new session makes the launcher and the server JVM it forks one process
     # group, so stopping by the launcher's PID reaches both.
-    proc = subprocess.Popen([str(home / "bin" / "elasticsearch")], env=env, cwd=node["instance"],
-                            stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                            start_new_session=True, **kwargs)
+    proc = subprocess.Popen(
+        [str(home / "bin" / "elasticsearch")],
+        env=env,
+        cwd=node["instance"],
+        stdin=subprocess.DEVNULL,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        **kwargs,
+    )
     console.close()
     node["pid"] = proc.pid
-    log(f"starting Elasticsearch {version} (pid {proc.pid}, java {java_major(java)}, "
-        f"heap {heap}) on {node['url']}")
+    log(
+        f"starting Elasticsearch {version} (pid {proc.pid}, java {java_major(java)}, "
+        f"heap {heap}) on {node['url']}"
+    )
     try:
         wait_healthy(node, proc, timeout)
         node["startup_seconds"] = round(time.monotonic() - t0, 1)
@@ -343,8 +440,9 @@ def wait_healthy(node: dict[str, Any], proc: subprocess.Popen[bytes], timeout: f
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise NodeError(f"Elasticsearch exited with {proc.returncode} while starting\n"
-                            + log_tail(node))
+            raise NodeError(
+                f"Elasticsearch exited with {proc.returncode} while starting\n" + log_tail(node)
+            )
         try:
             health = request(node, "/_cluster/health?wait_for_status=yellow&timeout=2s")
             if health.get("status") in ("green", "yellow"):
@@ -352,8 +450,9 @@ def wait_healthy(node: dict[str, Any], proc: subprocess.Popen[bytes], timeout: f
         except (OSError, ValueError) as exc:  # URLError is an OSError
             last_error = exc
         time.sleep(0.5)
-    raise NodeError(f"Elasticsearch not healthy after {timeout:.0f}s ({last_error})\n"
-                    + log_tail(node))
+    raise NodeError(
+        f"Elasticsearch not healthy after {timeout:.0f}s ({last_error})\n" + log_tail(node)
+    )
 
 
 def stop_node(node: dict[str, Any], keep_logs: bool = False) -> None:
@@ -515,14 +614,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
     run = sub.add_parser("run", help="start a node, run CMD with its env, stop it")
-    run.add_argument("--optional", action="store_true",
-                     help="if no node can be had, run CMD anyway (without REQLOG_TEST_ES_*)")
+    run.add_argument(
+        "--optional",
+        action="store_true",
+        help="if no node can be had, run CMD anyway (without REQLOG_TEST_ES_*)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
     sub.add_parser("start", help="start a node in the background").set_defaults(func=cmd_start)
     sub.add_parser("stop", help="stop the node from `start`").set_defaults(func=cmd_stop)
-    sub.add_parser("env", help="print export lines for the running node").set_defaults(
-        func=cmd_env)
+    sub.add_parser("env", help="print export lines for the running node").set_defaults(func=cmd_env)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
