@@ -348,6 +348,7 @@ def test_records_logged_on_the_worker_thread_are_not_shipped(make_handler: Any) 
     try:
         handler.handle(record("original"))
         assert handler.wait_idle(30)
+        assert wait_for(lambda: len(receiver.lines) >= 1)
         assert [e["message"] for e in receiver.events()] == ["original"]
         assert handler.metrics.queued == 1
     finally:
