@@ -201,7 +201,7 @@ def test_published_ports_bind_to_loopback_only() -> None:
             assert port.startswith("127.0.0.1:"), f"{name}: {port}"
             published += 1
         assert "network_mode" not in service, name
-    assert published == 4  # Elasticsearch, Kibana, Logstash, app
+    assert published == 5  # Elasticsearch, Kibana, Logstash tcp + http, app
 
 
 def test_elasticsearch_is_secure_basic_and_laptop_sized() -> None:
