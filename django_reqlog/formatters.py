@@ -8,7 +8,9 @@ step degrades to a placeholder, and the JSON step falls back to ``repr``.
 from __future__ import annotations
 
 import logging
+import math
 import socket
+import time
 import traceback
 from datetime import datetime, timezone
 from typing import Any
@@ -40,9 +42,30 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 _OURS = frozenset({"reqlog", "event_id", "reqlog_shipper", "request_id"})
 
 
+_iso_second: tuple[int, str] = (-1, "")
+
+
 def _iso(created: float) -> str:
-    moment = datetime.fromtimestamp(created, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """``created`` as ISO 8601 UTC with milliseconds (``2026-01-02T03:04:05.678Z``).
+
+    Events come in bursts within the same second, so the formatted
+    date-and-time part is reused; the rounding is ``datetime.fromtimestamp``'s.
+    """
+    global _iso_second  # noqa: PLW0603 - a one-entry cache, replaced atomically
+    frac, whole = math.modf(created)
+    micros = round(frac * 1e6)
+    second = int(whole)
+    if micros >= 1_000_000:
+        second += 1
+        micros -= 1_000_000
+    if micros < 0 or second < 0:
+        moment = datetime.fromtimestamp(created, tz=timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    cached_second, prefix = _iso_second
+    if cached_second != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        _iso_second = (second, prefix)
+    return f"{prefix}{micros // 1000:03d}Z"
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -125,16 +148,73 @@ def _trim(data: dict[str, Any], path: tuple[str, ...], limit: int) -> None:
 
 
 def _put(target: dict[str, Any], dotted: str, value: Any) -> None:
+    if value is not None:
+        _put_path(target, _split(dotted), value)
+
+
+_SPLIT: dict[str, tuple[str, ...]] = {}
+
+
+def _split(dotted: str) -> tuple[str, ...]:
+    path = _SPLIT.get(dotted)
+    if path is None:
+        path = tuple(dotted.split("."))
+        if len(_SPLIT) < 1024:  # field names are a small fixed set; extras may not be
+            _SPLIT[dotted] = path
+    return path
+
+
+def _put_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     if value is None:
         return
-    *parents, last = dotted.split(".")
     node = target
-    for key in parents:
+    for key in path[:-1]:
         child = node.get(key)
         if not isinstance(child, dict):
             child = node[key] = {}
         node = child
-    node[last] = value
+    node[path[-1]] = value
+
+
+# ECS field -> request field, in output order (after the constant event.* fields).
+_ECS_REQUEST_FIELDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(
+    (tuple(dotted.split(".")), key)
+    for dotted, key in (
+        ("event.duration", "duration_ns"),
+        ("event.outcome", "outcome"),
+        ("http.version", "http_version"),
+        ("http.request.method", "method"),
+        ("http.request.id", "request_id"),
+        ("http.request.mime_type", "request_content_type"),
+        ("http.request.referrer", "referer"),
+        ("http.request.body.content", "request_body"),
+        ("http.request.body.bytes", "request_body_bytes"),
+        ("http.response.status_code", "status"),
+        ("http.response.mime_type", "response_content_type"),
+        ("http.response.body.bytes", "response_bytes"),
+        ("http.response.body.content", "response_body"),
+        ("url.path", "path"),
+        ("url.query", "query"),
+        ("url.original", "url_original"),
+        ("url.scheme", "scheme"),
+        ("url.domain", "domain"),
+        ("url.port", "port"),
+        ("client.ip", "client_ip"),
+        ("source.ip", "peer_ip"),
+        ("user.id", "user_id"),
+        ("user.name", "username"),
+        ("user_agent.original", "user_agent"),
+        ("trace.id", "trace_id"),
+        ("reqlog.route", "route"),
+        ("reqlog.view", "view"),
+        ("reqlog.slow", "slow"),
+        ("reqlog.request.body.truncated", "request_body_truncated"),
+        ("reqlog.request.body.kind", "request_body_kind"),
+        ("reqlog.response.body.truncated", "response_body_truncated"),
+        ("reqlog.proxy_chain", "proxy_chain"),
+        ("reqlog.request.headers", "headers"),
+    )
+)
 
 
 class ECSFormatter(_JSONFormatter):
@@ -211,44 +291,15 @@ class ECSFormatter(_JSONFormatter):
 
     @staticmethod
     def _request(out: dict[str, Any], f: dict[str, Any]) -> None:
-        _put(out, "event.kind", "event")
-        _put(out, "event.category", ["web"])
-        _put(out, "event.type", ["access", "error"] if f["status"] >= 500 else ["access"])
-        _put(out, "event.dataset", "django.reqlog")
-        _put(out, "event.module", "django")
-        _put(out, "event.duration", f["duration_ns"])
-        _put(out, "event.outcome", f["outcome"])
-        _put(out, "http.version", f["http_version"])
-        _put(out, "http.request.method", f["method"])
-        _put(out, "http.request.id", f["request_id"])
-        _put(out, "http.request.mime_type", f["request_content_type"])
-        _put(out, "http.request.referrer", f["referer"])
-        _put(out, "http.request.body.content", f["request_body"])
-        _put(out, "http.request.body.bytes", f["request_body_bytes"])
-        _put(out, "http.response.status_code", f["status"])
-        _put(out, "http.response.mime_type", f["response_content_type"])
-        _put(out, "http.response.body.bytes", f["response_bytes"])
-        _put(out, "http.response.body.content", f["response_body"])
-        _put(out, "url.path", f["path"])
-        _put(out, "url.query", f["query"])
-        _put(out, "url.original", f["url_original"])
-        _put(out, "url.scheme", f["scheme"])
-        _put(out, "url.domain", f["domain"])
-        _put(out, "url.port", f["port"])
-        _put(out, "client.ip", f["client_ip"])
-        _put(out, "source.ip", f["peer_ip"])
-        _put(out, "user.id", f["user_id"])
-        _put(out, "user.name", f["username"])
-        _put(out, "user_agent.original", f["user_agent"])
-        _put(out, "trace.id", f["trace_id"])
-        _put(out, "reqlog.route", f["route"])
-        _put(out, "reqlog.view", f["view"])
-        _put(out, "reqlog.slow", f["slow"])
-        _put(out, "reqlog.request.body.truncated", f["request_body_truncated"])
-        _put(out, "reqlog.request.body.kind", f["request_body_kind"])
-        _put(out, "reqlog.response.body.truncated", f["response_body_truncated"])
-        _put(out, "reqlog.proxy_chain", f["proxy_chain"])
-        _put(out, "reqlog.request.headers", f["headers"])
+        _put_path(out, ("event", "kind"), "event")
+        _put_path(out, ("event", "category"), ["web"])
+        _put_path(out, ("event", "type"), ["access", "error"] if f["status"] >= 500 else ["access"])
+        _put_path(out, ("event", "dataset"), "django.reqlog")
+        _put_path(out, ("event", "module"), "django")
+        for path, key in _ECS_REQUEST_FIELDS:
+            value = f[key]
+            if value is not None:
+                _put_path(out, path, value)
 
     @staticmethod
     def _error(out: dict[str, Any], record: logging.LogRecord) -> None:

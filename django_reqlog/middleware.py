@@ -10,29 +10,110 @@ application: the response always goes out.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import Token
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from django.core.signals import got_request_exception
+from django.core.signals import got_request_exception, setting_changed
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 
 from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, TeeStream, once
-from django_reqlog.conf import conf, derived
+from django_reqlog.conf import clear_caches, conf, derived, register_cache_clearer
 from django_reqlog.event import RequestFacts, is_textual, request_fields
 from django_reqlog.request_id import _current, accept_or_generate, trace_id_from_traceparent
 
 logger = logging.getLogger("django_reqlog")
 
 _EXC_ATTR = "_reqlog_exc_info"
+
+
+class _Config:
+    """The ``REQLOG_*`` values the request path reads, read once.
+
+    Each ``conf`` property goes through ``django.conf.settings`` (a lazy
+    object, and an AttributeError for every setting left at its default);
+    a dozen of those per request were a visible share of the middleware's
+    cost. The snapshot is dropped on ``setting_changed``, so
+    ``override_settings`` keeps working.
+    """
+
+    __slots__ = (
+        "capture_headers",
+        "capture_request_body",
+        "capture_response_body",
+        "enabled",
+        "max_body_bytes",
+        "request_id_header",
+        "sample_rate",
+        "slow_ns",
+    )
+
+    def __init__(self) -> None:
+        self.enabled = conf.enabled
+        self.capture_request_body = conf.capture_request_body
+        self.capture_response_body = conf.capture_response_body
+        self.capture_headers = conf.capture_headers
+        self.max_body_bytes = conf.max_body_bytes
+        self.request_id_header = conf.request_id_header
+        self.sample_rate = conf.sample_rate
+        self.slow_ns = conf.slow_request_ms * 1_000_000
+
+
+_config: _Config | None = None
+
+
+def _settings() -> _Config:
+    global _config  # noqa: PLW0603 - a process-wide cache, dropped on setting_changed
+    config = _config
+    if config is None:
+        config = _config = _Config()
+    return config
+
+
+def _drop_settings() -> None:
+    global _config  # noqa: PLW0603
+    _config = None
+
+
+register_cache_clearer(_drop_settings)
+
+# Event and request IDs: 128 random bits formatted like ``uuid.uuid4().hex``.
+# ``os.urandom`` is a system call that releases the GIL, and getting the GIL
+# back while a shipper thread is busy costs the request up to a switch
+# interval (5 ms); drawing the randomness for 64 IDs at a time makes that
+# one request in 64 instead of two calls in every request.
+_ID_BATCH = 64
+_ids: list[str] = []
+
+
+def _as_uuid4(hex32: str) -> str:
+    # Version nibble 4 and RFC 4122 variant bits, as uuid4() sets them.
+    return f"{hex32[:12]}4{hex32[13:16]}{'89ab'[int(hex32[16], 16) & 3]}{hex32[17:]}"
+
+
+def new_id() -> str:
+    """A random ID, format-compatible with ``uuid.uuid4().hex``; thread-safe."""
+    try:
+        return _ids.pop()  # atomic: two threads never get the same ID
+    except IndexError:
+        pass
+    raw = os.urandom(16 * _ID_BATCH).hex()
+    batch = [_as_uuid4(raw[i : i + 32]) for i in range(0, len(raw), 32)]
+    mine = batch.pop()
+    _ids.extend(batch)
+    return mine
+
+
+# A forked child must never hand out IDs its parent already has.
+os.register_at_fork(after_in_child=_ids.clear)
 
 
 def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
@@ -89,6 +170,8 @@ class RequestLogMiddleware:
             markcoroutinefunction(self)
         # Also connected by AppConfig.ready; the uid makes this idempotent.
         got_request_exception.connect(remember_exception, dispatch_uid="django_reqlog.exc")
+        # Likewise for the settings snapshot, even without the app installed.
+        setting_changed.connect(clear_caches, dispatch_uid="django_reqlog.clear_caches")
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
@@ -126,20 +209,23 @@ class RequestLogMiddleware:
 
     def _begin(self, request: HttpRequest) -> _State | None:
         try:
-            if not conf.enabled:
+            config = _settings()
+            if not config.enabled:
                 return None
             skip = derived.skip_path_re
             if skip is not None and skip.search(request.path_info):
                 return None
-            request_id = accept_or_generate(request.META.get(derived.request_id_meta_key))
+            meta = request.META
+            incoming = meta.get(derived.request_id_meta_key)
+            request_id = new_id() if incoming is None else accept_or_generate(incoming)
             tee = None
             if (
-                conf.capture_request_body
-                and _has_body(request.META)
+                config.capture_request_body
+                and _has_body(meta)
                 and not getattr(request, "_read_started", False)
                 and hasattr(request, "_stream")
             ):
-                tee = TeeStream(request._stream, conf.max_body_bytes)
+                tee = TeeStream(request._stream, config.max_body_bytes)
                 request._stream = tee  # type: ignore[assignment]
             return _State(request_id, tee, _current.set(request_id))
         except Exception as exc:
@@ -150,7 +236,7 @@ class RequestLogMiddleware:
         self, state: _State, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         try:
-            header = conf.request_id_header
+            header = _settings().request_id_header
             if header not in response:
                 response[header] = state.request_id
             facts = self._facts(state, request, response.status_code)
@@ -179,9 +265,10 @@ class RequestLogMiddleware:
         level = _level(status)
         if not logger.isEnabledFor(level):
             return None
+        config = _settings()
         content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
         facts = RequestFacts(
-            event_id=uuid.uuid4().hex,
+            event_id=new_id(),
             request_id=state.request_id,
             started_at=state.started_at,
             method=str(request.method or ""),
@@ -199,11 +286,11 @@ class RequestLogMiddleware:
             content_encoding=meta.get("HTTP_CONTENT_ENCODING", ""),
             trace_id=trace_id_from_traceparent(meta.get("HTTP_TRACEPARENT")),
             status=status,
-            max_body_bytes=conf.max_body_bytes,
+            max_body_bytes=config.max_body_bytes,
         )
-        if conf.capture_headers:
+        if config.capture_headers:
             facts.headers = _raw_headers(meta)
-        if conf.capture_request_body:
+        if config.capture_request_body:
             _request_body(facts, request, state.tee)
         sensitive = getattr(request, "sensitive_post_parameters", None)
         if sensitive:
@@ -225,8 +312,9 @@ class RequestLogMiddleware:
         if not isinstance(chunks, list):
             chunks = [getattr(response, "content", b"")]
         facts.response_bytes = sum(len(c) for c in chunks)
-        if conf.capture_response_body and is_textual(facts.response_content_type):
-            limit = conf.max_body_bytes
+        config = _settings()
+        if config.capture_response_body and is_textual(facts.response_content_type):
+            limit = config.max_body_bytes
             prefix = bytearray()
             for chunk in chunks:
                 prefix += chunk[: limit - len(prefix)]
@@ -239,9 +327,10 @@ class RequestLogMiddleware:
     ) -> None:
         """Streams are never consumed or buffered: count as chunks pass, emit on close."""
         facts.response_content_type = response.get("Content-Type", "") or ""
-        capture_body = conf.capture_response_body and is_textual(facts.response_content_type)
+        config = _settings()
+        capture_body = config.capture_response_body and is_textual(facts.response_content_type)
         counter: CountingIterator | None = CountingIterator(
-            conf.max_body_bytes if capture_body else 0
+            config.max_body_bytes if capture_body else 0
         )
         if getattr(response, "file_to_stream", None) is not None:
             # Wrapping would defeat the server's sendfile path; trust the length.
@@ -270,9 +359,10 @@ class RequestLogMiddleware:
     def _emit(self, state: _State, facts: RequestFacts, request: HttpRequest | None) -> None:
         duration_ns = time.perf_counter_ns() - state.start_ns
         facts.duration_ns = duration_ns
-        facts.slow = duration_ns >= conf.slow_request_ms * 1_000_000
+        config = _settings()
+        facts.slow = duration_ns >= config.slow_ns
         status = facts.status
-        rate = conf.sample_rate
+        rate = config.sample_rate
         if rate < 1.0 and status < 400 and not facts.slow and random.random() >= rate:
             return
         exc_info = None
