@@ -385,6 +385,9 @@ def start_node(version: str, tls: bool, heap: str, timeout: float) -> dict[str, 
         home = unpack(version)
         java = pick_java(version)
         creds = prepare_security(home, java, version, tls)
+    prepared = time.monotonic() - t0
+    if prepared > 1:  # only a first run downloads, unzips and makes users/certificates
+        log(f"distribution and security files ready after {prepared:.1f}s")
     node = {
         **write_instance(home, version, tls, heap),
         **creds,
