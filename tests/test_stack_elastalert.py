@@ -160,8 +160,13 @@ def run_rule(
     ]
     if alert:
         command.insert(1, "--alert")
+    # requests (ElastAlert's HTTP layer) lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+    # override the ca_certs of the config; keep the config in charge.
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+    }
     env = {
-        **os.environ,
+        **inherited,
         # The minimal test distribution has no `GET /`, which ElastAlert2
         # uses to learn the server version: tell it instead.
         "ES_VERSION": es_settings["version"],
@@ -219,7 +224,8 @@ def test_rule_fires_on_the_burst_only(
     if rule == "reqlog-5xx-burst":
         # The frequency rule reads the documents themselves: it saw exactly
         # the 5xx of the window.
-        assert output["hits"] == hits_in(WINDOWS[window])
+        # (elastalert-test-rule omits "hits" when the window holds none.)
+        assert output.get("hits", 0) == hits_in(WINDOWS[window])
 
 
 class _Webhook(BaseHTTPRequestHandler):
