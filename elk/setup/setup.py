@@ -22,6 +22,7 @@ import argparse
 import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -107,8 +108,17 @@ class HTTPError(Exception):
 class Client:
     """A tiny JSON-over-HTTP client with basic auth (no third-party deps)."""
 
-    def __init__(self, base_url: str, username: str, password: str, kibana: bool = False) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        kibana: bool = False,
+        cafile: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        # A private CA (ES_CA_CERTS) for clusters served over HTTPS.
+        self.context = ssl.create_default_context(cafile=cafile) if cafile else None
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}"}
         if kibana:
@@ -133,7 +143,7 @@ class Client:
             self.base_url + path, data=data, method=method, headers=headers
         )
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.context) as resp:
                 text = resp.read().decode("utf-8")
         except urllib.error.HTTPError as exc:
             raise HTTPError(exc.code, exc.read().decode("utf-8", "replace")) from None
@@ -292,7 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     # A marker from an earlier run must not make this run look finished.
     marker.unlink(missing_ok=True)
 
-    es = Client(env.get("ES_URL", "http://elasticsearch:9200"), "elastic", env["ELASTIC_PASSWORD"])
+    es = Client(
+        env.get("ES_URL", "http://elasticsearch:9200"),
+        "elastic",
+        env["ELASTIC_PASSWORD"],
+        cafile=env.get("ES_CA_CERTS") or None,
+    )
     wait_for("Elasticsearch", lambda: es.request("GET", "/_cluster/health")["status"] != "red", 300)
     setup_elasticsearch(es, env, load_json(ROLES_FILE))
     if not args.skip_reqlog_setup:
