@@ -73,6 +73,14 @@ def _safe_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts)
 
 
+def _no_control_socket() -> list[str]:
+    """gunicorn >= 24 opens a control socket in ~/.gunicorn; two demos would clash."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    known = {setting.name for setting in KNOWN_SETTINGS}
+    return ["--no-control-socket"] if "control_socket_disable" in known else []
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -205,6 +213,7 @@ class Demo:
                 "30",
                 "--graceful-timeout",
                 "15",
+                *_no_control_socket(),
             ],
             cwd=HERE,
             env=self.env,
@@ -424,10 +433,10 @@ class Demo:
             say(f"    ECS JSON lines: {self.log_file}")
         say(f"    Server console: {self.server_log}")
         say(f"    This report:    {self.report_file}")
-        say(
-            f"    Re-run it:      cd {HERE} && {self.python} manage.py reqlog_report"
-            f" --file {self.log_file}"
+        source = (
+            f"--file {self.log_file}" if "file" in self.outputs else "--elasticsearch --since 1h"
         )
+        say(f"    Re-run it:      cd {HERE} && {self.python} manage.py reqlog_report {source}")
         if "elasticsearch" in self.outputs:
             kibana = os.environ.get("REQLOG_KIBANA_URL", "http://localhost:5601").rstrip("/")
             target = self.env.get("REQLOG_ELASTICSEARCH_INDEX", "logs-django.reqlog-default")
