@@ -234,8 +234,21 @@ def request_records(n: int) -> list[logging.LogRecord]:
     return records
 
 
+def plain_records(n: int) -> list[logging.LogRecord]:
+    """Records without request facts: isolates the shipping from the formatter's masking."""
+    return [
+        logging.LogRecord("bench", logging.INFO, __file__, 1, "p" * 1000, (), None)
+        for _ in range(n)
+    ]
+
+
 def cpu_tcp(n: int) -> None:
-    records = request_records(n)
+    for kind, records in (("request", request_records(n)), ("plain 1 KB", plain_records(n))):
+        cpu_tcp_run(kind, records)
+
+
+def cpu_tcp_run(kind: str, records: list[logging.LogRecord]) -> None:
+    n = len(records)
     receiver = TCPReceiver().start()
     handler = LogstashHandler("127.0.0.1", receiver.port, **opts())
     handler.handle(records[0])
@@ -251,7 +264,7 @@ def cpu_tcp(n: int) -> None:
     handler.close()
     receiver.stop()
     out(
-        f"worker CPU per event, LogstashFormatter + TCP (n={n})",
+        f"worker CPU per event, LogstashFormatter + TCP, {kind} records (n={n})",
         f"{cpu / n * 1e6:.0f} µs; throughput {n / wall:.0f} events/s",
     )
 
@@ -268,27 +281,29 @@ def es_figures(n: int, seconds: float, rate: float) -> None:
     auth: dict[str, Any] = {"basic_auth": (settings["username"], settings["password"])}
     if settings["ca_certs"]:
         auth["ca_certs"] = settings["ca_certs"]
-    index = f"reqlog-bench-{uuid.uuid4().hex[:8]}"
     # CPU and throughput: real request records, ECS, bulk create.
-    records = request_records(n)
-    handler = ElasticsearchHandler(url, index=index, **auth, **opts())
-    handler.handle(records[0])
-    handler.wait_idle(60)
-    before = thread_cpu_s(handler)
-    t0 = time.perf_counter()
-    for record in records:
-        handler.handle(record)
-    handler.wait_idle(300)
-    wall = time.perf_counter() - t0
-    cpu = thread_cpu_s(handler) - before
-    handler.close()
-    client.indices.refresh(index=index)
-    stored = client.count(index=index)["count"]
-    out(
-        f"worker CPU per event, ECSFormatter + ES bulk (n={n})",
-        f"{cpu / n * 1e6:.0f} µs; throughput {n / wall:.0f} events/s; stored {stored}",
-    )
-    client.indices.delete(index=index)
+    for kind, made in (("request", request_records(n + 1)), ("plain 1 KB", plain_records(n + 1))):
+        index = f"reqlog-bench-{uuid.uuid4().hex[:8]}"
+        handler = ElasticsearchHandler(url, index=index, **auth, **opts())
+        handler.handle(made[0])  # warm-up: client created, connection open
+        handler.wait_idle(60)
+        records = made[1:]
+        before = thread_cpu_s(handler)
+        t0 = time.perf_counter()
+        for record in records:
+            handler.handle(record)
+        handler.wait_idle(300)
+        wall = time.perf_counter() - t0
+        cpu = thread_cpu_s(handler) - before
+        handler.close()
+        client.indices.refresh(index=index)
+        stored = client.count(index=index)["count"]
+        out(
+            f"worker CPU per event, ECSFormatter + ES bulk, {kind} records (n={len(records)})",
+            f"{cpu / len(records) * 1e6:.0f} µs; throughput {len(records) / wall:.0f} events/s;"
+            f" stored {stored}",
+        )
+        client.indices.delete(index=index)
 
     # Outage through a proxy that answers 503, then recovery, then a forced replay.
     index = f"reqlog-bench-{uuid.uuid4().hex[:8]}"

@@ -13,6 +13,7 @@ import queue
 import re
 import tempfile
 import threading
+import time
 import uuid
 import weakref
 from typing import Any
@@ -255,14 +256,15 @@ class ShipperHandler(logging.Handler):
         """Block until nothing is queued, pending or waiting in a backlog.
 
         For tests and benchmarks; returns False if ``timeout`` passed first.
+        Flushes only when the queue has drained, so batches keep their size.
         """
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.flush(timeout=max(0.0, deadline - time.monotonic()))
-            if self._queue.empty() and not self._worker.pending and not self.metrics.backlog:
-                return True
+            if self._queue.empty():
+                if not self._worker.pending and not self.metrics.backlog:
+                    return True
+                if self._worker.pending:
+                    self.flush(timeout=max(0.0, deadline - time.monotonic()))
             time.sleep(0.02)
         return False
 
