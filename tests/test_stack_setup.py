@@ -41,7 +41,9 @@ def provisioned(es_settings: dict[str, str]) -> Iterator[tuple[Any, dict[str, st
     try:
         setup_script.setup_elasticsearch(client, env, spec)
     except setup_script.HTTPError as exc:
-        if ".security" in exc.body or exc.status in (404, 405, 500, 503):
+        # The .security index cannot be created without the analysis module
+        # ("Unknown filter type [pattern_capture]"), or the API is missing.
+        if "Unknown filter type" in exc.body or exc.status in (404, 405, 500, 503):
             pytest.skip(
                 f"no native realm on this Elasticsearch (minimal distribution): {exc}"[:240]
             )
