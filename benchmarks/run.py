@@ -73,6 +73,13 @@ def _floor_of(variant: Variant) -> str:
     return "asgi-floor" if variant.asgi else "floor"
 
 
+def _installed(variant: Variant) -> bool:
+    import importlib.util
+
+    modules = [m.split(".")[0] for m in (*variant.middleware, *variant.apps)]
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
 def _run_json(args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any] | None:
     try:
         proc = subprocess.run(
@@ -136,9 +143,9 @@ def _machine() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "7")))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "6")))
     parser.add_argument(
-        "--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", "1500"))
+        "--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", "1200"))
     )
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--stall-seconds", type=float, default=5.0)
@@ -154,6 +161,14 @@ def main() -> int:
         for name, v in VARIANTS.items()
         if (has_es or not v.needs_es) and (not args.only or name in args.only)
     ]
+    missing = [name for name in names if not _installed(VARIANTS[name])]
+    for name in missing:
+        print(
+            f"skipping {name}: its package is not installed "
+            "(pip install -r benchmarks/requirements.txt)",
+            file=sys.stderr,
+        )
+    names = [name for name in names if name not in missing]
     for floor in ("floor", "asgi-floor"):
         if any(_floor_of(VARIANTS[n]) == floor for n in names) and floor not in names:
             names.append(floor)
