@@ -336,6 +336,7 @@ def iter_elasticsearch(
     page_size: int = 1000,
     progress: bool = False,
     stream: IO[str] | None = None,
+    prefer_pit: bool = True,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``(raw_json, source)`` for every document in ``index`` since ``since``.
 
@@ -356,7 +357,7 @@ def iter_elasticsearch(
             # Make the latest shipped events searchable; a reader without the
             # privilege still gets everything older than the refresh interval.
             client.indices.refresh(index=index, ignore_unavailable=True)
-        for source in _search_all(client, index, query, page_size):
+        for source in _search_all(client, index, query, page_size, prefer_pit):
             count += 1
             if meter is not None and count % page_size == 0:
                 meter.update(count, count)
@@ -376,10 +377,13 @@ def iter_elasticsearch(
 
 
 def _search_all(
-    client: Any, index: str, query: dict[str, Any], page_size: int
+    client: Any, index: str, query: dict[str, Any], page_size: int, prefer_pit: bool
 ) -> Iterator[dict[str, Any]]:
     from elasticsearch import ApiError, NotFoundError
 
+    if not prefer_pit:
+        yield from _scroll_all(client, index, query, page_size)
+        return
     try:
         pit = client.open_point_in_time(index=index, keep_alive="2m")["id"]
     except NotFoundError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from django_reqlog.report import BadLines, iter_elasticsearch, summarise
 from tests.report_support import ecs_event, shipper_metric
 
 pytestmark = pytest.mark.es
@@ -95,3 +96,18 @@ def test_wrong_password_is_a_clear_error(
     monkeypatch.setenv("REQLOG_ELASTICSEARCH_PASSWORD", "wrong-password")
     with pytest.raises(CommandError, match="rejected the credentials"):
         report("--index", "whatever")
+
+
+@pytest.mark.parametrize("prefer_pit", [True, False], ids=["point-in-time", "scroll"])
+def test_both_readers_return_every_document_once(
+    es_client: Any, index: str, prefer_pit: bool
+) -> None:
+    docs = [ecs_event(at=n, status=200 + (n % 3)) for n in range(120)]
+    load(es_client, index, docs)
+    read = list(iter_elasticsearch(es_client, index, None, page_size=25, prefer_pit=prefer_pit))
+    assert len(read) == 120
+    assert sorted(source["@timestamp"] for _raw, source in read) == sorted(
+        doc["@timestamp"] for doc in docs
+    )
+    summary = summarise(read, sources=[index], bad=BadLines())
+    assert summary.statuses == {"200": 40, "201": 40, "202": 40}
