@@ -36,6 +36,9 @@ from tests.stack_dataset import BASE, EVENTS, get, parse
 from tests.stack_support import ELK, ROOT, load_module, seed_dataset
 
 elastalert_venv = load_module(ROOT / "tests" / "testbed" / "elastalert_venv.py", "reqlog_ea_venv_t")
+# The first use may install ElastAlert2 into its virtualenv (a few minutes on
+# 2 cores) inside the fixture, which counts against the first test's timeout.
+pytestmark = pytest.mark.timeout(1800)
 RULES_DIR = ELK / "elastalert" / "rules"
 RULE_FILES = {path.stem: path for path in sorted(RULES_DIR.glob("*.yaml"))}
 WINDOWS = {
