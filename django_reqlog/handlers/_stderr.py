@@ -8,15 +8,22 @@ count of what was suppressed in between.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 
 _INTERVAL = 60.0
 
-_lock = threading.Lock()
-# key -> (monotonic time of the last line written, lines suppressed since)
-_last: dict[str, tuple[float, int]] = {}
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # key -> (monotonic time of the last line written, lines suppressed since)
+        self.last: dict[str, tuple[float, int]] = {}
+
+
+_state = _State()
 
 
 def report(key: str, message: str, *, interval: float = _INTERVAL) -> bool:
@@ -25,12 +32,12 @@ def report(key: str, message: str, *, interval: float = _INTERVAL) -> bool:
     Returns True when a line was written. Never raises.
     """
     now = time.monotonic()
-    with _lock:
-        last, suppressed = _last.get(key, (-interval - 1.0, 0))
+    with _state.lock:
+        last, suppressed = _state.last.get(key, (-interval - 1.0, 0))
         if now - last < interval:
-            _last[key] = (last, suppressed + 1)
+            _state.last[key] = (last, suppressed + 1)
             return False
-        _last[key] = (now, 0)
+        _state.last[key] = (now, 0)
     suffix = f" ({suppressed} similar messages suppressed)" if suppressed else ""
     try:
         sys.stderr.write(f"django_reqlog: {message}{suffix}\n")
@@ -41,6 +48,17 @@ def report(key: str, message: str, *, interval: float = _INTERVAL) -> bool:
 
 
 def reset() -> None:
-    """Forget the rate-limit state (tests, and the child after a fork)."""
-    with _lock:
-        _last.clear()
+    """Forget the rate-limit state (tests)."""
+    with _state.lock:
+        _state.last.clear()
+
+
+def _after_fork_in_child() -> None:
+    # A worker thread of the parent may have held the lock at fork time; in
+    # the child that thread is gone and the lock would stay held for ever.
+    _state.lock = threading.Lock()
+    _state.last = {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -18,7 +18,6 @@ import uuid
 import weakref
 from typing import Any
 
-from . import _stderr
 from .metrics import ShipperMetrics
 from .queue_worker import WAKE, FlushRequest, Worker, WorkerOptions
 from .spool import SpoolStore, _inherited
@@ -193,7 +192,6 @@ class ShipperHandler(logging.Handler):
         # could flush or unlink the parent's state) and start afresh.
         _inherited.append(self._worker)
         self._store.forget_after_fork()
-        _stderr.reset()
         if not self._closed:
             self._start()
 
