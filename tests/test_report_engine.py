@@ -324,3 +324,44 @@ def test_no_progress_for_small_files_off_a_terminal(tmp_path: Path) -> None:
     stream = io.StringIO()  # not a TTY
     list(iter_file_lines(str(path), BadLines(), progress=None, stream=stream))
     assert stream.getvalue() == ""
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_redraws_one_line_on_a_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_text("\n".join(json.dumps(ecs_event(at=n)) for n in range(10)) + "\n")
+    stream = FakeTerminal()
+    list(iter_file_lines(str(path), BadLines(), progress=True, stream=stream))
+    shown = stream.getvalue()
+    assert shown.startswith("\r")
+    assert shown.count("\n") == 1
+    assert shown.endswith("100.0% (10 lines)\n")
+
+
+def test_large_files_get_progress_lines_off_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.json"
+    path.write_text("\n".join(json.dumps(ecs_event(at=n)) for n in range(10)) + "\n")
+    monkeypatch.setattr("django_reqlog.report.LARGE_FILE_BYTES", path.stat().st_size)
+    stream = io.StringIO()
+    list(iter_file_lines(str(path), BadLines(), progress=None, stream=stream))
+    lines = stream.getvalue().splitlines()
+    # Plain lines (no carriage returns) for logs and pipes, ending at 100 %.
+    assert "\r" not in stream.getvalue()
+    assert lines[-1].endswith("100.0% (10 lines)")
+
+
+def test_lines_only_the_stdlib_parser_accepts_are_still_read(tmp_path: Path) -> None:
+    # orjson (used when installed) rejects NaN; such a line is not "bad".
+    path = tmp_path / "events.json"
+    doc = ecs_event(status=500)
+    path.write_text(json.dumps(doc)[:-1] + ', "score": NaN}\n')
+    bad = BadLines()
+    docs = list(iter_file_lines(str(path), bad, progress=False))
+    assert bad.count == 0
+    assert math.isnan(docs[0][1]["score"])
