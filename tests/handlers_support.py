@@ -140,7 +140,9 @@ class HTTPReceiver:
     ``statuses`` is consumed one per request first (e.g. [503, 503] = down twice).
     """
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(
+        self, statuses: list[int] | None = None, *, context: ssl.SSLContext | None = None
+    ) -> None:
         self.statuses = list(statuses or [])
         self.events: list[dict[str, Any]] = []
         self.requests: list[dict[str, str]] = []
@@ -162,6 +164,8 @@ class HTTPReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if context is not None:
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = int(self.server.server_address[1])
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -215,6 +215,33 @@ def test_tls_tcp(make_handler: Any, tmp_path: Path) -> None:
     receiver.stop()
 
 
+def test_tls_http(make_handler: Any, tmp_path: Path) -> None:
+    cert, key = make_tls_files(str(tmp_path))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    receiver = HTTPReceiver(context=context)
+    handler = make_handler("127.0.0.1", receiver.port, "http", tls=True, ca_certs=cert)
+    assert handler.target == f"https://127.0.0.1:{receiver.port}"
+    for i in range(10):
+        handler.handle(record(f"https {i}"))
+    assert wait_for(lambda: len(receiver.events) >= 10)
+    assert [e["message"] for e in receiver.events] == [f"https {i}" for i in range(10)]
+    receiver.stop()
+
+
+def test_tls_refuses_an_unknown_certificate(make_handler: Any, tmp_path: Path) -> None:
+    cert, key = make_tls_files(str(tmp_path))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    receiver = TCPReceiver(context=context).start()
+    handler = make_handler("127.0.0.1", receiver.port, tls=True)  # system CAs only
+    handler.handle(record("secret"))
+    assert wait_for(lambda: handler.metrics.spooled == 1)
+    assert "CERTIFICATE_VERIFY_FAILED" in handler.metrics.last_failure
+    assert receiver.lines == []
+    receiver.stop()
+
+
 def test_self_metric_record_goes_through_the_pipeline_not_logging(
     make_handler: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
