@@ -15,8 +15,11 @@ No Docker engine runs here. What is validated:
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import shutil
+import subprocess
 from typing import Any
 
 import jsonschema
@@ -94,6 +97,80 @@ def test_expected_services() -> None:
     }
     assert SERVICES["traffic"]["profiles"] == ["traffic"]
     assert all("profiles" not in s for name, s in SERVICES.items() if name != "traffic")
+
+
+# ------------------------------------------------------------ compose-go
+
+COMPOSECHECK_SRC = ROOT / "tests" / "composecheck"
+COMPOSECHECK_BIN = ROOT / ".cache" / "composecheck" / "composecheck"
+
+
+@pytest.fixture(scope="module")
+def composecheck() -> str:
+    """tests/composecheck built with Go: compose-go, Docker Compose's own loader."""
+    sources = [COMPOSECHECK_SRC / name for name in ("main.go", "go.mod", "go.sum")]
+    stale = not COMPOSECHECK_BIN.exists() or any(
+        src.stat().st_mtime > COMPOSECHECK_BIN.stat().st_mtime for src in sources
+    )
+    if stale:
+        go = shutil.which("go")
+        if go is None:
+            pytest.skip("Go is needed to build tests/composecheck (compose-go)")
+        subprocess.run(
+            [go, "build", "-o", str(COMPOSECHECK_BIN), "."],
+            cwd=COMPOSECHECK_SRC,
+            check=True,
+            timeout=1200,
+        )
+    return str(COMPOSECHECK_BIN)
+
+
+def compose_go(
+    binary: str, env: dict[str, str], profiles: str = ""
+) -> subprocess.CompletedProcess[str]:
+    # Only the .env values: nothing from the test runner's environment leaks in.
+    clean = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **env}
+    return subprocess.run(
+        [binary, str(COMPOSE_FILE), profiles],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.timeout(1500)
+def test_compose_go_loads_the_stack(composecheck: str) -> None:
+    result = compose_go(composecheck, filled_env(), "traffic")
+    assert result.returncode == 0, result.stderr
+    project = json.loads(result.stdout)
+    services = project["services"]
+    assert set(services) == set(SERVICES)
+    published = [p for s in services.values() for p in s.get("ports", [])]
+    assert len(published) == 5
+    assert {p["host_ip"] for p in published} == {"127.0.0.1"}
+    for name, service in services.items():
+        assert service["healthcheck"]["test"], name
+        assert any(v["type"] == "volume" for v in service["volumes"]), name
+        for volume in service["volumes"]:
+            if volume["type"] == "bind":
+                assert volume["read_only"] is True, (name, volume)
+    assert (
+        services["kibana"]["depends_on"]["preflight"]["condition"]
+        == "service_completed_successfully"
+    )
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.parametrize("secret", SECRETS)
+def test_compose_go_refuses_a_missing_secret(composecheck: str, secret: str) -> None:
+    env = filled_env()
+    env[secret] = ""
+    result = compose_go(composecheck, env)
+    assert result.returncode != 0
+    assert f"required variable {secret} is missing a value: set {secret} in .env" in result.stderr
 
 
 # ------------------------------------------------------------ secrets
