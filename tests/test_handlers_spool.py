@@ -251,3 +251,33 @@ def test_fork_gives_the_child_its_own_thread_spool_and_metrics(make_handler: Any
     assert handler.metrics.sent == 51
     assert handler._store.own.stem == parent_stem
     receiver.stop()
+
+
+EXITING_CHILD = """
+import logging, sys
+from django_reqlog.handlers import LogstashHandler
+handler = LogstashHandler(
+    "127.0.0.1", int(sys.argv[1]), spool_dir=sys.argv[2], metrics_interval=None,
+    close_timeout=1.0,
+)
+for i in range(int(sys.argv[3])):
+    handler.handle(logging.LogRecord("child", 20, "", 0, f"exit {i}", (), None))
+# No close(): interpreter exit runs logging.shutdown(), which must spool them.
+"""
+
+
+def test_interpreter_exit_spools_what_is_still_queued(tmp_path: Path) -> None:
+    spool_dir = str(tmp_path / "spool")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING_CHILD, str(free_port()), spool_dir, "300"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (entry,) = directory_status(spool_dir)
+    assert entry["alive"] is False
+    assert entry["backlog"] == 300
