@@ -299,8 +299,13 @@ class ESProxy:
 
 def make_tls_files(directory: str) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1/localhost via the openssl CLI."""
+    import shutil
     import subprocess
 
+    import pytest
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
     cert, key = f"{directory}/cert.pem", f"{directory}/key.pem"
     subprocess.run(
         [
