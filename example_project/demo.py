@@ -37,6 +37,8 @@ sys.path.insert(0, str(HERE))
 from reqlog_demo.logging_config import DEFAULT_LOG_NAME, selected_outputs  # noqa: E402
 from traffic import SPOOFED_IP, Secrets, Traffic  # noqa: E402
 
+from django_reqlog.report import lookup  # noqa: E402
+
 BOLD = "\033[1m" if sys.stdout.isatty() else ""
 RESET = "\033[0m" if sys.stdout.isatty() else ""
 
@@ -293,6 +295,8 @@ class Demo:
         say("")
         say(text.rstrip())
         say("")
+        say("    Secrets #1-#3: the planted, wrong and sign-up passwords; #4-#5: the API tokens")
+        say("    of demo and alice; #6 on: bob's token and session/CSRF cookies from his login.")
         return report_json
 
     def verify(self, traffic: Traffic, summary: dict[str, Any]) -> None:
@@ -427,6 +431,41 @@ class Demo:
         for line in [*lines[:3], "...", *lines[-3:]] if len(lines) > 6 else lines:
             say(f"    {line}")
 
+    def show_login_event(self, traffic: Traffic) -> None:
+        """Bob's login and his next session request as logged: every secret masked."""
+        if "file" not in self.outputs:
+            return
+        wanted = {
+            s.request_id: s.label
+            for s in traffic.sent
+            if s.label in {"login (bob)", "me (session)"}
+        }
+        shown: dict[str, dict[str, Any]] = {}
+        for line in self.log_file.read_text(encoding="utf-8").splitlines():
+            doc = json.loads(line)
+            request_id = lookup(doc, "http.request.id")
+            if request_id in wanted and wanted[request_id] not in shown:
+                shown[wanted[request_id]] = doc
+        step("Bob's login and his next request, as logged")
+        fields = {
+            "login (bob)": [
+                "url.path",
+                "http.request.body.content",
+                "http.response.body.content",
+            ],
+            "me (session)": [
+                "url.path",
+                "reqlog.request.headers.cookie",
+                "user.name",
+            ],
+        }
+        for label, names in fields.items():
+            doc = shown.get(label, {})
+            for name in names:
+                value = lookup(doc, name)
+                if value is not None:
+                    say(f"    {name:<30} {value}")
+
     def where(self) -> None:
         step("Where things are")
         if "file" in self.outputs:
@@ -461,6 +500,7 @@ class Demo:
             finally:
                 self.stop_server()
             self.show_console_sample()
+            self.show_login_event(traffic)
             step("Report (manage.py reqlog_report)")
             summary = self.report(traffic)
             self.verify(traffic, summary)
