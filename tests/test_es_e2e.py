@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import random
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -65,8 +66,22 @@ def shipper(
         handler.close()
 
 
-def drain(handler: ElasticsearchHandler, es_client: Any, stream: str) -> None:
-    assert handler.wait_idle(30), handler.status()
+def drain(handler: ElasticsearchHandler, es_client: Any, stream: str, timeout: float = 60) -> None:
+    """Wait until every queued event has an outcome, then make it searchable.
+
+    Counts outcomes instead of trusting ``wait_idle()`` alone: a batch the
+    worker has taken off the queue but not yet sent is neither queued nor
+    pending, and must not count as delivered.
+    """
+    deadline = time.monotonic() + timeout
+    handler.wait_idle(timeout)
+    while True:
+        m = handler.status()["metrics"]
+        done = m["sent"] + m["failed"] + m["dropped"]
+        if done >= m["queued"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert m["sent"] == m["queued"], m
     es_client.indices.refresh(index=stream)
 
 
