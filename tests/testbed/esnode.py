@@ -294,6 +294,23 @@ def prepare_security(home: Path, java: Path, version: str, tls: bool) -> dict[st
     return info
 
 
+def prune_instances(max_age: float = 86400) -> None:
+    """Drop node directories a crashed or killed run left behind (kept for a day)."""
+    root = CACHE / "instances"
+    if not root.is_dir():
+        return
+    keep = ""
+    if STATE_FILE.is_file():  # never the node `esnode.py start` left running
+        with contextlib.suppress(ValueError, KeyError, OSError):
+            keep = json.loads(STATE_FILE.read_text())["instance"]
+    for path in root.iterdir():
+        if str(path) == keep:
+            continue
+        with contextlib.suppress(OSError):
+            if time.time() - path.stat().st_mtime > max_age:
+                shutil.rmtree(path, ignore_errors=True)
+
+
 def write_instance(home: Path, version: str, tls: bool, heap: str) -> dict[str, Any]:
     instance = CACHE / "instances" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     conf, data, logs, tmp = (instance / d for d in ("config", "data", "logs", "tmp"))
@@ -385,6 +402,7 @@ def start_node(version: str, tls: bool, heap: str, timeout: float) -> dict[str, 
         home = unpack(version)
         java = pick_java(version)
         creds = prepare_security(home, java, version, tls)
+        prune_instances()
     prepared = time.monotonic() - t0
     if prepared > 1:  # only a first run downloads, unzips and makes users/certificates
         log(f"distribution and security files ready after {prepared:.1f}s")
