@@ -138,6 +138,17 @@ def variables(text: str) -> Iterator[tuple[str, str | None]]:
         yield (match.group("braced") or match.group("plain"), match.group("op"))
 
 
+def filled_env() -> dict[str, str]:
+    """.env.example with every REPLACE_ME turned into a real random secret."""
+    import secrets
+
+    env = read_env_file(ROOT / ".env.example")
+    for key, value in env.items():
+        if value == "REPLACE_ME":
+            env[key] = secrets.token_hex(24)
+    return env
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     values = {}
     for raw in path.read_text(encoding="utf-8").splitlines():

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 from typing import Any
@@ -30,6 +29,7 @@ from tests.stack_support import (
     ROOT,
     MissingVariable,
     compose_schema,
+    filled_env,
     interpolate_tree,
     load_module,
     read_env_file,
@@ -50,15 +50,6 @@ esnode = load_module(ROOT / "tests" / "testbed" / "esnode.py", "reqlog_esnode")
 elastalert_venv = load_module(ROOT / "tests" / "testbed" / "elastalert_venv.py", "reqlog_ea_venv")
 
 SECRETS = setup_script.SECRET_VARS
-
-
-def filled_env() -> dict[str, str]:
-    """.env.example with every REPLACE_ME turned into a real random secret."""
-    env = read_env_file(ENV_EXAMPLE)
-    for key, value in env.items():
-        if value == "REPLACE_ME":
-            env[key] = secrets.token_hex(24)
-    return env
 
 
 def interpolated() -> dict[str, Any]:
