@@ -259,10 +259,11 @@ class ShipperHandler(logging.Handler):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._queue.empty():
-                if not self._worker.pending and not self.metrics.backlog:
+                # The flush round-trip also waits out a send in progress,
+                # which neither the queue nor ``pending`` shows.
+                self.flush(timeout=max(0.0, deadline - time.monotonic()))
+                if self._queue.empty() and not self._worker.pending and not self.metrics.backlog:
                     return True
-                if self._worker.pending:
-                    self.flush(timeout=max(0.0, deadline - time.monotonic()))
             time.sleep(0.02)
         return False
 
