@@ -18,6 +18,7 @@ from django_reqlog.redaction import (
     mask_pairs,
     scrub_free_text,
     scrub_text,
+    scrub_value,
 )
 
 MAX_HEADER_VALUE = 8 * 1024
@@ -132,7 +133,7 @@ def _build(facts: RequestFacts) -> dict[str, Any]:
         "user_id": facts.user_id,
         "username": _cap(facts.username, 256) if facts.username is not None else None,
         "user_agent": scrub_text(_cap(facts.user_agent)) or None,
-        "referer": scrub_text(_cap(facts.referer)) or None,
+        "referer": _mask_url(_cap(facts.referer)) or None,
         "request_content_type": _cap(facts.content_type, 256) or None,
         "request_body": body,
         "request_body_bytes": facts.body_bytes,
@@ -171,12 +172,38 @@ def _mask_query(query_string: str) -> str:
     return _cap(urlencode(mask_pairs(pairs), safe="[]/:,"))
 
 
+_USERINFO_PASSWORD = re.compile(r"(//[^/@:?#\s]*:)[^/@?#\s]*@")
+
+
+def _mask_url(url: str) -> str:
+    """A URL from a header (Referer): its query and fragment are masked like the
+    request's own query (OAuth sends ``#access_token=...``), its userinfo password
+    dropped, and the rest scrubbed for token-shaped values."""
+    if not url:
+        return ""
+    base, has_query, query = url.partition("?")
+    fragment = ""
+    if has_query:
+        query, has_fragment, fragment = query.partition("#")
+    else:
+        base, has_fragment, fragment = base.partition("#")
+    masked = scrub_text(_USERINFO_PASSWORD.sub(rf"\1{REDACTED}@", base))
+    if has_query:
+        masked += "?" + _mask_query(query)
+    if has_fragment:
+        masked += "#" + _mask_query(fragment)
+    return masked
+
+
 def _headers(raw: list[tuple[str, str]]) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name, value in raw[:MAX_HEADERS]:
         key = name.lower()
         if is_sensitive_key(key):
             kept[key] = REDACTED
+        elif value.startswith(("http://", "https://", "/")):
+            # Referer and friends: the query is masked like the request's own.
+            kept[key] = scrub_free_text(_mask_url(_cap(value, MAX_HEADER_VALUE)))
         else:
             kept[key] = scrub_free_text(_cap(value, MAX_HEADER_VALUE))
     return kept
@@ -280,7 +307,7 @@ def _multipart(prefix: bytes, content_type: str, sensitive_post: frozenset[str] 
         elif everything or is_sensitive_key(name) or (sensitive_post and name in sensitive_post):
             value = REDACTED
         else:
-            value = scrub_text(_cap(data.decode("utf-8", "replace")))
+            value = scrub_value(_cap(data.decode("utf-8", "replace")))
         fields.setdefault(_cap(name, 256), []).append(value)
     compact = {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
     return json.dumps(compact, ensure_ascii=False)

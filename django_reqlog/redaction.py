@@ -6,9 +6,11 @@ and works on copies: the data the view received is never touched.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from urllib.parse import unquote
 
 from django_reqlog.conf import conf, register_cache_clearer
 
@@ -39,11 +41,15 @@ _SENSITIVE_PARTS = (
     "signature",
 )
 # Short names that are too common as substrings ("author", "spin") to match
-# anywhere, so they count only as the whole key or its last word.
+# anywhere, so they count only as the whole key or its last word ("user_pin",
+# "userPin", "X-Auth"); the rarer ones also as the end of a run-together key.
 _SENSITIVE_EXACT = frozenset({"auth", "pwd", "session", "pin", "ssn", "sid", "jwt", "otp"})
-_SENSITIVE_SUFFIXES = ("auth", "pwd", "session", "sid")
+_SENSITIVE_SUFFIXES = ("auth", "pwd", "session", "sid", "ssn", "jwt", "otp")
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Words of a key: separators and camelCase humps both split ("userPin",
+# "USER_PIN", "user.pin" -> ..., "pin"); digits are not words ("pin2").
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 
 
 def normalise_key(key: str) -> str:
@@ -56,6 +62,9 @@ def is_sensitive_key(key: str) -> bool:
     if not norm:
         return False
     if norm in _SENSITIVE_EXACT or norm.endswith(_SENSITIVE_SUFFIXES):
+        return True
+    words = _WORD.findall(key)
+    if words and words[-1].lower() in _SENSITIVE_EXACT:
         return True
     if any(part in norm for part in _SENSITIVE_PARTS):
         return True
@@ -96,11 +105,26 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _has_card(candidate: str) -> bool:
+    """True if the digit groups, or a run of consecutive groups, form a
+    Luhn-valid number of 13-19 digits: a card next to another number
+    ("qty 2 4111 1111 1111 1111") is still a card."""
+    groups = re.split(r"[ -]", candidate)
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start:]:
+            digits += group
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and _luhn_ok(digits):
+                return True
+    return False
+
+
 def _replace(match: re.Match[str]) -> str:
     card = match.group("card")
     if card is not None:
-        digits = card.replace(" ", "").replace("-", "")
-        return REDACTED if _luhn_ok(digits) else card
+        return REDACTED if _has_card(card) else card
     return REDACTED
 
 
@@ -109,20 +133,38 @@ def scrub_text(text: str) -> str:
     return _value_re().sub(_replace, text)
 
 
+# ``password=x``, ``token: x``, ``"secret": "x"``, ``'pwd': 'x'``. A value
+# never starts with a bracket, so in ``'auth': {'token': 'x'}`` the scan moves
+# on to the inner pair instead of swallowing half the object.
 _KEY_VALUE = re.compile(
-    r"""([A-Za-z0-9_.\-\[\]]{1,64})(\s*[=:]\s*)("[^"\n]*"|'[^'\n]*'|[^\s&;,]+)"""
+    r"""(["']?)([A-Za-z0-9_.%\-\[\]]{1,96})\1(\s*[=:]\s*)"""
+    r"""("[^"\n]*"|'[^'\n]*'|[^\s&;,{\[][^\s&;,]*)"""
 )
 
 
 def scrub_free_text(text: str) -> str:
-    """``scrub_text`` plus ``password=...`` / ``token: ...`` pairs in unstructured text."""
+    """Mask unstructured text: JSON fragments in it, ``key=value`` / ``key: value``
+    pairs under sensitive keys (quoted keys too, as in dict reprs), and
+    secret-shaped values."""
 
     def mask_pair(match: re.Match[str]) -> str:
-        if is_sensitive_key(match.group(1)):
-            return f"{match.group(1)}{match.group(2)}{REDACTED}"
+        key = match.group(2)
+        if is_sensitive_key(unquote(key) if "%" in key else key):
+            quote = match.group(1)
+            return f"{quote}{match.group(2)}{quote}{match.group(3)}{REDACTED}"
         return match.group(0)
 
+    if "{" in text or "[" in text:
+        text = mask_json_text(text)
     return scrub_text(_KEY_VALUE.sub(mask_pair, text))
+
+
+def scrub_value(text: str) -> str:
+    """Mask one form, query or multipart value: a JSON document inside it is
+    masked by key, anything else as free text."""
+    if text.lstrip()[:1] in ("{", "["):
+        return mask_json_text(text)
+    return scrub_free_text(text)
 
 
 def mask_pairs(
@@ -135,7 +177,7 @@ def mask_pairs(
         if everything or is_sensitive_key(key) or (also_sensitive and key in also_sensitive):
             masked.append((key, REDACTED))
         else:
-            masked.append((key, scrub_text(value)))
+            masked.append((key, scrub_value(value)))
     return masked
 
 
@@ -148,9 +190,10 @@ _JSON_TOKEN = re.compile(
     re.S,
 )
 _QUOTED_REDACTED = f'"{REDACTED}"'
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
-def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None) -> str:
+def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _depth: int = 0) -> str:
     """Mask a JSON document given as text, without parsing it into objects.
 
     A single forward pass over tokens with an explicit stack: no recursion, so
@@ -204,12 +247,32 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None) -> s
             if pending_key is not None and _masked_key(pending_key, also_sensitive, everything):
                 out.append(_QUOTED_REDACTED)
             elif first == '"':
-                out.append(scrub_text(token))
+                out.append(_mask_json_string(token, also_sensitive, _depth))
             else:
-                scrubbed = scrub_text(token)
-                out.append(_QUOTED_REDACTED if scrubbed != token else token)
+                # A number, true/false/null, or (in text that is not really
+                # JSON) a bare word such as ``password=x``.
+                scrubbed = scrub_free_text(token)
+                if scrubbed == token:
+                    out.append(token)
+                else:
+                    out.append(_QUOTED_REDACTED if _NUMBER.fullmatch(token) else scrubbed)
             pending_key = None
     return "".join(out)
+
+
+def _mask_json_string(token: str, also_sensitive: frozenset[str] | None, depth: int) -> str:
+    """A string value; one holding a JSON document of its own (an API echoing a
+    field, a JSON-encoded column) is masked inside, to a fixed depth."""
+    if depth < 2 and token[1:3].lstrip()[:1] in ("{", "[") and token.endswith('"'):
+        try:
+            inner = json.loads(token)
+        except ValueError:
+            inner = None
+        if isinstance(inner, str):
+            masked = mask_json_text(inner, also_sensitive, depth + 1)
+            if masked != inner:
+                return json.dumps(masked, ensure_ascii=False)
+    return scrub_text(token)
 
 
 def _masked_key(key: str, also_sensitive: frozenset[str] | None, everything: bool) -> bool:
