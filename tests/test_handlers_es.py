@@ -276,7 +276,6 @@ def test_configured_from_dictconfig(tmp_path: Path) -> None:
                     "hosts": ["https://127.0.0.1:9200"],
                     "index": "logs-django.reqlog-prod",
                     "basic_auth": ["writer", "secret"],
-                    "verify_certs": False,
                     "client_options": {"request_timeout": 5},
                     "spool_dir": str(tmp_path),
                     "queue_size": 100,
