@@ -52,3 +52,29 @@ def test_env_without_a_started_node(tmp_path: Path) -> None:
     result = run_esnode(tmp_path, "env")
     assert result.returncode == 1
     assert "no node running" in result.stderr
+
+
+@pytest.mark.parametrize(("required", "outcome"), [("", "1 skipped"), ("1", "1 error")])
+def test_es_tests_skip_or_fail_without_a_node(required: str, outcome: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REQLOG_TEST_ES_")}
+    env["REQLOG_TEST_ES_REQUIRED"] = required
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "tests/test_es_template.py::test_full_document_gets_the_mapped_types",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ESNODE.parents[2],
+    )
+    assert outcome in result.stdout, result.stdout[-2000:]
+    if required:
+        assert "REQLOG_TEST_ES_REQUIRED=1 but no Elasticsearch node" in result.stdout
