@@ -27,6 +27,7 @@ from typing import IO, Any
 __all__ = [
     "DEFAULT_ES_INDEX",
     "REDACTED",
+    "BadLines",
     "Progress",
     "ReportError",
     "RequestEvent",
@@ -37,6 +38,7 @@ __all__ = [
     "lookup",
     "parse_duration",
     "parse_since",
+    "percentile",
     "render_text",
     "summarise",
 ]
@@ -704,8 +706,13 @@ def render_text(
     write: Callable[[str], Any],
     *,
     shipping_hints: bool = True,
+    max_routes: int = 20,
 ) -> None:
-    """Write the human-readable report, one line per ``write`` call."""
+    """Write the human-readable report, one line per ``write`` call.
+
+    The route table is cut at ``max_routes`` (busiest first): unmatched paths
+    from scanners would otherwise make it endless. ``as_dict`` keeps them all.
+    """
     total = summary.total_requests
     _heading(write, "django-reqlog report", "=")
     for source in summary.sources:
@@ -754,14 +761,19 @@ def render_text(
 
     _heading(write, "Latency per route (ms)")
     if summary.routes:
-        width = min(48, max(len(str(row["route"])) for row in summary.routes))
+        shown = summary.routes[:max_routes]
+        width = min(48, max(len(str(row["route"])) for row in shown))
         write(f"  {'route':<{width}} {'reqs':>6} {'5xx':>5} {'p50':>9} {'p95':>9} {'max':>9}")
-        for row in summary.routes:
+        for row in shown:
             write(
                 f"  {str(row['route'])[:width]:<{width}} {row['requests']:6d} "
                 f"{row['errors_5xx']:5d} {_fmt_ms(row['p50_ms']):>9} "
                 f"{_fmt_ms(row['p95_ms']):>9} {_fmt_ms(row['max_ms']):>9}"
             )
+        hidden = summary.routes[max_routes:]
+        if hidden:
+            count = sum(int(row["requests"]) for row in hidden)
+            write(f"  ... {len(hidden)} more route(s) with {count} request(s) (--routes to show)")
     else:
         write("  (no request events)")
     if summary.slow_requests:

@@ -101,6 +101,19 @@ def test_text_report_sections_and_files(tmp_path: Path) -> None:
     assert err == ""
 
 
+def test_route_table_is_cut_at_routes(tmp_path: Path) -> None:
+    # Scanners hitting unmatched paths: one "route" per path.
+    docs = [ecs_event(route=None, path=f"/probe-{n}.php", status=404) for n in range(30)]
+    docs += [ecs_event() for _ in range(5)]
+    path = write_lines(tmp_path / "a.json", docs)
+    out, _ = run_report("--file", str(path), "--routes", "3")
+    table = out.split("Latency per route (ms)", 1)[1].split("\n\n", 1)[0]
+    assert "api/items/" in table  # the busiest comes first
+    assert table.count("/probe-") == 2
+    assert "... 28 more route(s) with 28 request(s)" in table
+    assert len(report_json("--file", str(path))["routes"]) == 31
+
+
 def test_no_hints_leaves_out_the_shipping_section(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "a.json", [ecs_event()])
     with_hints, _ = run_report("--file", str(path))
@@ -177,6 +190,8 @@ def test_masked_secret_passes(tmp_path: Path) -> None:
         (["--file", "{tmp}/a.json", "--since", "last tuesday"], "neither a duration"),
         (["--file", "{tmp}/a.json", "--bucket", "often"], "--bucket"),
         (["--file", "{tmp}/a.json", "--top", "0"], "--top"),
+        (["--file", "{tmp}/a.json", "--routes", "0"], "--routes"),
+        (["--file", "{tmp}/a.json", "--page-size", "0"], "--page-size"),
     ],
 )
 def test_usage_errors_are_clear(tmp_path: Path, args: list[str], message: str) -> None:

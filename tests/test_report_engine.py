@@ -365,3 +365,9 @@ def test_lines_only_the_stdlib_parser_accepts_are_still_read(tmp_path: Path) -> 
     docs = list(iter_file_lines(str(path), bad, progress=False))
     assert bad.count == 0
     assert math.isnan(docs[0][1]["score"])
+
+
+def test_counts_the_same_placeholder_the_redaction_writes() -> None:
+    from django_reqlog import redaction
+
+    assert REDACTED == redaction.REDACTED

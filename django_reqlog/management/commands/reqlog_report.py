@@ -74,6 +74,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--top", type=int, default=5, help="How many users/IPs to list.")
         parser.add_argument(
+            "--routes",
+            type=int,
+            default=20,
+            help="How many routes the latency table shows, busiest first (default 20).",
+        )
+        parser.add_argument(
             "--bucket",
             default="1m",
             help="Bucket width of the error-rate timeline (default 1m; e.g. 5s for short runs).",
@@ -110,6 +116,8 @@ class Command(BaseCommand):
             raise CommandError("give either --file PATH (one or more) or --elasticsearch")
         if options["top"] < 1:
             raise CommandError("--top must be at least 1")
+        if options["routes"] < 1:
+            raise CommandError("--routes must be at least 1")
         if not 1 <= options["page_size"] <= 10_000:
             raise CommandError("--page-size must be between 1 and 10000")
         try:
@@ -154,7 +162,12 @@ class Command(BaseCommand):
         if options["format"] == "json":
             self.stdout.write(json.dumps(summary.as_dict(), indent=2))
         else:
-            render_text(summary, self.stdout.write, shipping_hints=not options["no_hints"])
+            render_text(
+                summary,
+                self.stdout.write,
+                shipping_hints=not options["no_hints"],
+                max_routes=options["routes"],
+            )
         if bad.count:
             self.stderr.write(f"warning: skipped {bad.count} unreadable line(s)")
         if summary.secret_hits:
