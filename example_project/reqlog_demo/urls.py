@@ -4,7 +4,9 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 from shop import views
 
-router = DefaultRouter()
+# Path-style URL patterns (DRF >= 3.15) make readable routes in the events:
+# "api/items/<str:pk>/" rather than a regular expression.
+router = DefaultRouter(use_regex_path=False)
 router.register("items", views.ItemViewSet)
 
 urlpatterns = [
