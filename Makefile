@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 STAMP42 := $(VENV42)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv lint typecheck test test-core test-dj42 demo bench clean es-start es-stop
+.PHONY: help venv lint typecheck test test-core test-dj42 demo bench clean es-start es-stop elastalert-venv
 
 help:
 	@echo "make demo   - run example_project under gunicorn, drive traffic, print the report"
@@ -43,8 +43,13 @@ typecheck: $(STAMP)
 # environment, and stops it by PID whatever the outcome.
 test: lint typecheck test-core test-dj42
 
-test-core: $(STAMP)
+test-core: $(STAMP) elastalert-venv
 	$(PY) tests/testbed/esnode.py run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# ElastAlert2 pins an old elasticsearch client and needs Python 3.12, so it
+# lives in its own virtualenv under .cache/ (found via pyenv or PATH).
+elastalert-venv: $(STAMP)
+	$(PY) tests/testbed/elastalert_venv.py
 
 # Django 4.2 LTS: the whole suite except the Elasticsearch, slow and
 # end-to-end tests, which do not depend on the Django version.
@@ -61,6 +66,7 @@ demo: $(STAMP)
 	$(PY) example_project/demo.py
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) tests/testbed/esnode.py run --optional -- $(PY) benchmarks/run.py
 
 clean:
