@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
 import json
 import os
 import re
@@ -26,7 +27,6 @@ import sys
 import time
 import traceback
 import urllib.parse
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -229,12 +229,16 @@ class Demo:
                 raise DemoFailed(
                     f"gunicorn exited with {self.server.returncode}; see {self.server_log}"
                 )
+            # http.client, not urllib: no proxy from the environment gets in the way.
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             try:
-                with urllib.request.urlopen(f"{base}/health/live", timeout=2) as resp:
-                    if resp.status == 200:
-                        return base
+                conn.request("GET", "/health/live")
+                if conn.getresponse().status == 200:
+                    return base
             except OSError:
                 time.sleep(0.2)
+            finally:
+                conn.close()
         raise DemoFailed(f"gunicorn did not answer within 30s; see {self.server_log}")
 
     def stop_server(self) -> None:
