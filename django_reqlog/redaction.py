@@ -77,8 +77,12 @@ def _extra_parts() -> tuple[str, ...]:
 
 
 _BEARER = r"(?i:\b(?:bearer|token|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
-_JWT = r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
-_CARD = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
+# No word boundary in front: "%3DeyJ..." (a JWT in an encoded URL) must match.
+_JWT = r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+# A run of ASCII digit groups joined by single spaces or dashes; cards are
+# looked for inside it, so a card next to another number is still found.
+_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]+(?:[ -][0-9]+)*")
+_GROUP_SEPARATOR = re.compile(r"([ -])")
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +94,7 @@ def _value_re() -> re.Pattern[str]:
         except re.error:
             continue
         extra.append(f"(?:{pattern})")
-    return re.compile("|".join([f"(?P<card>{_CARD})", _BEARER, _JWT, *extra]))
+    return re.compile("|".join([_BEARER, _JWT, *extra]))
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -105,58 +109,78 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _has_card(candidate: str) -> bool:
-    """True if the digit groups, or a run of consecutive groups, form a
-    Luhn-valid number of 13-19 digits: a card next to another number
-    ("qty 2 4111 1111 1111 1111") is still a card."""
-    groups = re.split(r"[ -]", candidate)
-    for start in range(len(groups)):
+def _mask_cards_in_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if len(run) < 13:
+        return run
+    parts = _GROUP_SEPARATOR.split(run)  # digits, sep, digits, sep, ...
+    groups = parts[0::2]
+    out: list[str] = []
+    start = 0
+    while start < len(groups):
         digits = ""
-        for group in groups[start:]:
-            digits += group
+        end = -1
+        for index in range(start, len(groups)):
+            digits += groups[index]
             if len(digits) > 19:
                 break
             if len(digits) >= 13 and _luhn_ok(digits):
-                return True
-    return False
-
-
-def _replace(match: re.Match[str]) -> str:
-    card = match.group("card")
-    if card is not None:
-        return REDACTED if _has_card(card) else card
-    return REDACTED
+                end = index  # keep looking: the longest card wins
+        if end == -1:
+            out.append(groups[start])
+            if start < len(groups) - 1:
+                out.append(parts[2 * start + 1])
+            start += 1
+            continue
+        out.append(REDACTED)
+        if end < len(groups) - 1:
+            out.append(parts[2 * end + 1])
+        start = end + 1
+    return "".join(out)
 
 
 def scrub_text(text: str) -> str:
-    """Mask values that look secret whatever their key: tokens, JWTs, card numbers."""
-    return _value_re().sub(_replace, text)
+    """Mask values that look secret whatever their key: tokens, JWTs, card numbers
+    (13-19 digits passing the Luhn check, optionally grouped by spaces or dashes)."""
+    text = _value_re().sub(REDACTED, text)
+    if len(text) >= 13:
+        text = _DIGIT_RUN.sub(_mask_cards_in_run, text)
+    return text
 
 
 # ``password=x``, ``token: x``, ``"secret": "x"``, ``'pwd': 'x'``. A value
 # never starts with a bracket, so in ``'auth': {'token': 'x'}`` the scan moves
-# on to the inner pair instead of swallowing half the object.
-_KEY_VALUE = re.compile(
-    r"""(["']?)([A-Za-z0-9_.%\-\[\]]{1,96})\1(\s*[=:]\s*)"""
-    r"""("[^"\n]*"|'[^'\n]*'|[^\s&;,{\[][^\s&;,]*)"""
-)
+# on to the inner pair instead of swallowing half the object. After a colon an
+# unquoted value runs to the end of the line (or , ; &), as in header lines:
+# ``Authorization: Digest abc`` loses the scheme and the credentials.
+_KEY = r"""(["']?)([A-Za-z0-9_.%\-\[\]]{1,96})\1"""
+_QUOTED = r""""[^"\n]*"|'[^'\n]*'"""
+_KEY_COLON_VALUE = re.compile(_KEY + r"(\s*:[ \t]*)(" + _QUOTED + r"|[^\s&;,{\[][^\r\n&;,]*)")
+_KEY_EQUALS_VALUE = re.compile(_KEY + r"(\s*=\s*)(" + _QUOTED + r"|[^\s&;,{\[][^\s&;,]*)")
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    key = match.group(2)
+    if not is_sensitive_key(unquote(key) if "%" in key else key):
+        return match.group(0)
+    quote = match.group(1)
+    value_quote = match.group(4)[0] if match.group(4)[0] in "\"'" else ""
+    return f"{quote}{key}{quote}{match.group(3)}{value_quote}{REDACTED}{value_quote}"
 
 
 def scrub_free_text(text: str) -> str:
-    """Mask unstructured text: JSON fragments in it, ``key=value`` / ``key: value``
-    pairs under sensitive keys (quoted keys too, as in dict reprs), and
-    secret-shaped values."""
-
-    def mask_pair(match: re.Match[str]) -> str:
-        key = match.group(2)
-        if is_sensitive_key(unquote(key) if "%" in key else key):
-            quote = match.group(1)
-            return f"{quote}{match.group(2)}{quote}{match.group(3)}{REDACTED}"
-        return match.group(0)
-
+    """Mask unstructured text: JSON fragments in it, secret-shaped values, and
+    ``key=value`` / ``key: value`` pairs under sensitive keys (quoted keys too,
+    as in dict reprs)."""
     if "{" in text or "[" in text:
         text = mask_json_text(text)
-    return scrub_text(_KEY_VALUE.sub(mask_pair, text))
+    # Shapes first: "Authorization: Bearer x" must lose the token, not just "Bearer".
+    text = scrub_text(text)
+    if ":" in text:
+        text = _KEY_COLON_VALUE.sub(_mask_pair, text)
+    if "=" in text:
+        text = _KEY_EQUALS_VALUE.sub(_mask_pair, text)
+    return text
 
 
 def scrub_value(text: str) -> str:
@@ -257,7 +281,9 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
                 else:
                     out.append(_QUOTED_REDACTED if _NUMBER.fullmatch(token) else scrubbed)
             pending_key = None
-    return "".join(out)
+    # Text sent as JSON that is not (``qty 2 4111 1111 1111 1111``) splits
+    # into tokens no single check sees whole; one pass over the result does.
+    return scrub_text("".join(out))
 
 
 def _mask_json_string(token: str, also_sensitive: frozenset[str] | None, depth: int) -> str:

@@ -28,6 +28,7 @@ from tests.privacy_support import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
+    examples,
     hsettings,
     leaks,
     luhn_complete,
@@ -498,6 +499,9 @@ def test_response_bodies_never_leak():
                         f'config {{"{key}": "{secret}"}}',
                         f"{{'{key}': '{secret}', 'n': 1}}",
                         f'<input name="{key}" value="x"> {key}="{secret}"',
+                        f"{key}: Bearer {secret}\r\nAccept: */*",
+                        f"Authorization: ApiKey {secret}",
+                        f"{key} = {secret}; next=1",
                     ]
                 )
             )
@@ -754,8 +758,9 @@ def test_full_stack_requests_never_leak():
 
 def test_at_least_ten_thousand_payloads_when_run_as_a_module(request):
     """The figure the issue asks for; meaningful when this module runs whole."""
-    selected = [item.name for item in request.session.items if item.module is request.module]
-    if len(selected) < 12:
+    selected = {i.originalname for i in request.session.items if i.module is request.module}
+    wanted = {n for n in globals() if n.startswith("test_") and n.endswith("never_leak")}
+    if not selected >= wanted:
         pytest.skip("only part of the module was selected")
-    assert FIGURES["leak payloads"] >= 10_000
+    assert FIGURES["leak payloads"] >= examples(10_000)  # 10,000 under the default profile
     assert FIGURES["leaks"] == 0
