@@ -162,6 +162,14 @@ def _cap(text: str | None, limit: int = MAX_TEXT_FIELD) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _cap_bytes(text: str, limit: int) -> str:
+    """At most ``limit`` bytes of UTF-8, the marker included."""
+    if len(text) * 4 <= limit or len(text.encode("utf-8", "surrogatepass")) <= limit:
+        return text
+    cut = text.encode("utf-8", "surrogatepass")[: limit - len("…".encode())]
+    return cut.decode("utf-8", "ignore") + "…"
+
+
 def _mask_query(query_string: str) -> str:
     if not query_string:
         return ""
@@ -169,7 +177,7 @@ def _mask_query(query_string: str) -> str:
     pairs = parse_qsl(query_string, keep_blank_values=True)
     if not pairs:
         return scrub_free_text(query_string)
-    return _cap(urlencode(mask_pairs(pairs), safe="[]/:,"))
+    return _cap(urlencode(mask_pairs(pairs), safe="[]/:,", errors="backslashreplace"))
 
 
 _USERINFO_PASSWORD = re.compile(r"(//[^/@:?#\s]*:)[^/@?#\s]*@")
@@ -201,11 +209,15 @@ def _headers(raw: list[tuple[str, str]]) -> dict[str, str]:
         key = name.lower()
         if is_sensitive_key(key):
             kept[key] = REDACTED
-        elif value.startswith(("http://", "https://", "/")):
-            # Referer and friends: the query is masked like the request's own.
-            kept[key] = scrub_free_text(_mask_url(_cap(value, MAX_HEADER_VALUE)))
         else:
-            kept[key] = scrub_free_text(_cap(value, MAX_HEADER_VALUE))
+            # Mask first, then cut to the byte limit: a secret straddling the
+            # cut is masked whole instead of leaving a prefix that no longer
+            # looks like one.
+            window = value[: MAX_HEADER_VALUE * 2]
+            if window.startswith(("http://", "https://", "/")):
+                # Referer and friends: the query is masked like the request's own.
+                window = _mask_url(window)
+            kept[key] = _cap_bytes(scrub_free_text(window), MAX_HEADER_VALUE)
     return kept
 
 
@@ -249,7 +261,11 @@ def _body(
         return mask_json_text(text, sensitive_post), "json", truncated
     if mime == "application/x-www-form-urlencoded":
         pairs = parse_qsl(text, keep_blank_values=True)
-        return urlencode(mask_pairs(pairs, sensitive_post), safe="[]/:,"), "form", truncated
+        return (
+            urlencode(mask_pairs(pairs, sensitive_post), safe="[]/:,", errors="backslashreplace"),
+            "form",
+            truncated,
+        )
     return scrub_free_text(text), "text", truncated
 
 
