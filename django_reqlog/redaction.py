@@ -287,17 +287,23 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
 
 
 def _mask_json_string(token: str, also_sensitive: frozenset[str] | None, depth: int) -> str:
-    """A string value; one holding a JSON document of its own (an API echoing a
-    field, a JSON-encoded column) is masked inside, to a fixed depth."""
-    if depth < 2 and token[1:3].lstrip()[:1] in ("{", "[") and token.endswith('"'):
+    """A string value. Escapes are decoded before looking ("Bearer\\tx",
+    "\\u0042earer x"), and a string holding a JSON document of its own (an API
+    echoing a field, a JSON-encoded column) is masked inside, to a fixed depth."""
+    nested = depth < 2 and token[1:3].lstrip()[:1] in ("{", "[")
+    if (nested or "\\" in token) and token.endswith('"') and len(token) > 1:
         try:
             inner = json.loads(token)
         except ValueError:
             inner = None
         if isinstance(inner, str):
-            masked = mask_json_text(inner, also_sensitive, depth + 1)
+            if nested:
+                masked = mask_json_text(inner, also_sensitive, depth + 1)
+            else:
+                masked = scrub_text(inner)
             if masked != inner:
                 return json.dumps(masked, ensure_ascii=False)
+            return token
     return scrub_text(token)
 
 
