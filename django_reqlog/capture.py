@@ -51,11 +51,21 @@ class TeeStream:
 
     def readline(self, size: int | None = -1, /) -> bytes:
         if self._pushback:
-            end = self._pushback.find(b"\n") + 1 or len(self._pushback)
-            if size is not None and 0 <= size < end:
-                end = size
-            data, self._pushback = self._pushback[:end], self._pushback[end:]
-            return data
+            limit = size if size is not None and size >= 0 else None
+            end = self._pushback.find(b"\n") + 1
+            if end and (limit is None or end <= limit):
+                data, self._pushback = self._pushback[:end], self._pushback[end:]
+                return data
+            if limit is not None and limit <= len(self._pushback):
+                data, self._pushback = self._pushback[:limit], self._pushback[limit:]
+                return data
+            # The line goes on past the pushed-back prefix: finish it from the
+            # stream, or a reader would see one line split in two.
+            data, self._pushback = self._pushback, b""
+            rest = (
+                self._inner.readline() if limit is None else self._inner.readline(limit - len(data))
+            )
+            return data + rest
         return self._note(self._inner.readline() if size is None else self._inner.readline(size))
 
     def __iter__(self) -> Iterator[bytes]:

@@ -283,3 +283,22 @@ def test_resolving_the_user_does_not_add_vary_cookie():
         with_us = send(ours, "GET", "/echo/?mode=ignore", b"", None, {})
         without_us = send(plain, "GET", "/echo/?mode=ignore", b"", None, {})
     assert with_us == without_us
+
+
+@pytest.mark.parametrize("limit", [5, 8, 64, 1000])
+@pytest.mark.parametrize("sizes", [[-1], [3, -1], [100, 2, -1], [1, 1, 1, 1, 1, 1, 1, 1, 1, -1]])
+def test_stream_after_prefix_capture_reads_line_for_line(limit, sizes):
+    """After the middleware pulled a prefix in and pushed it back, an outer
+    reader's readline()/read() calls return exactly what they would have."""
+    import io
+
+    from django_reqlog.capture import TeeStream
+
+    raw = b"first line\nsecond much longer line here\n\nx" + b"y" * 50 + b"\nlast"
+    tee = TeeStream(io.BytesIO(raw), limit)
+    tee.fill_prefix(len(raw))
+    reference = io.BytesIO(raw)
+    for size in sizes:
+        assert tee.readline(size) == reference.readline(size)
+    assert tee.read() == reference.read()
+    assert bytes(tee.prefix) == raw[:limit]
