@@ -440,10 +440,18 @@ def _resolve_user(request: HttpRequest) -> None:
     """Evaluate a lazy ``request.user`` so the event can name the user."""
     user = getattr(request, "user", None)
     if user is not None and _lazy_unevaluated(user):
+        # Loading the user reads the session, and SessionMiddleware answers a
+        # read session with "Vary: Cookie". Our read must not change the
+        # response, so the session's "accessed" flag is put back.
+        session = getattr(request, "session", None)
+        accessed = getattr(session, "accessed", None)
         try:
             bool(user.is_authenticated)
         except Exception as exc:  # a broken session backend is not our failure to raise
             warn(f"could not resolve request.user: {exc!r}", key="user")
+        finally:
+            if accessed is not None:
+                session.accessed = accessed  # type: ignore[union-attr]
 
 
 def _identity(user: Any) -> tuple[str | None, str | None]:
