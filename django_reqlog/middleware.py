@@ -302,7 +302,12 @@ class RequestLogMiddleware:
             facts.route = str(match.route) if match.route else None
             facts.view = match.view_name or None
         user = getattr(request, "user", None)
-        if user is not None and not _lazy_unevaluated(user):
+        if isinstance(user, SimpleLazyObject):
+            # Read the user's attributes on the real object: every attribute
+            # read through the lazy proxy costs a failed lookup and a
+            # re-dispatch, about a fifth of the middleware's own time.
+            user = None if user._wrapped is empty else user._wrapped
+        if user is not None:
             facts.user_id, facts.username = _identity(user)
         return facts
 
