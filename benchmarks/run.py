@@ -145,14 +145,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "6")))
     parser.add_argument(
-        "--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", "1200"))
+        "--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", "1000"))
     )
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--stall-seconds", type=float, default=5.0)
     parser.add_argument(
         "--max-seconds",
         type=float,
-        default=3.0,
+        default=2.5,
         help="cap on one variant's timed requests per round (never under 300 requests)",
     )
     parser.add_argument("--shipper-events", type=int, default=9000)
