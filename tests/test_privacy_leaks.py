@@ -165,8 +165,7 @@ def check(outputs: list[str], markers: list[str], figure: str) -> None:
     FIGURES["leak payloads"] += 1
     FIGURES[f"leak payloads: {figure}"] += 1
     found = leaks(outputs, markers)
-    if found:
-        FIGURES["leaks"] += 1
+    FIGURES["leaks"] += 1 if found else 0  # a zero is printed too
     assert not found, found[:3]
 
 

@@ -175,6 +175,12 @@ def compare(
     lines = collector.json_lines()
     without_us = send(plain, method, path, body, content_type, extra)
     FIGURES["transparency: request pairs"] += 1
+    for zero in (
+        "mismatches",
+        "exceptions caused by the middleware",
+        "requests without exactly one valid event",
+    ):
+        FIGURES[f"transparency: {zero}"] += 0  # printed even when it stays zero
     if with_us != without_us:
         FIGURES["transparency: mismatches"] += 1
         if with_us[0] == "raised" and without_us[0] != "raised":
