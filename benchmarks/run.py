@@ -362,7 +362,14 @@ def _targets(
 ) -> list[str]:
     lines = ["## Targets", "", "| target | measured | result |", "|---|---|---|"]
     floor = samples.get("floor")
-    for name in ("reqlog-tcp", "reqlog-es", "asgi-reqlog-tcp", "asgi-reqlog-es", "reqlog-file"):
+    for name in (
+        "reqlog-queue",
+        "reqlog-tcp",
+        "reqlog-es",
+        "asgi-reqlog-tcp",
+        "asgi-reqlog-es",
+        "reqlog-file",
+    ):
         s = samples.get(name)
         if s is None or floor is None or not s.latencies:
             continue

@@ -7,8 +7,10 @@ level; :func:`install_logging` wires the handlers once Django is ready.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,12 @@ VARIANTS: dict[str, Variant] = {
         Variant("floor", "floor: no logging middleware"),
         Variant(
             "reqlog-file", "django-reqlog → FileHandler (ECS)", (REQLOG_MW,), ("django_reqlog",)
+        ),
+        Variant(
+            "reqlog-queue",
+            "django-reqlog → queue only, no shipping thread",
+            (REQLOG_MW,),
+            ("django_reqlog",),
         ),
         Variant(
             "reqlog-tcp",
@@ -129,6 +137,23 @@ def _attach(logger_name: str, handler: logging.Handler, level: int) -> None:
     logger.propagate = False
 
 
+class QueueOnlyHandler(logging.Handler):
+    """What a shipper's ``emit()`` does on the request thread, and nothing else.
+
+    Isolates the request thread's own cost from the shipping thread's
+    competition for the CPU and the GIL. Old records fall off the end.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: collections.deque[logging.LogRecord] = collections.deque(maxlen=10_000)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "event_id", None) is None:
+            record.event_id = uuid.uuid4().hex
+        self.records.append(record)
+
+
 def install_logging(variant: Variant, workdir: str) -> Stack:
     """Wire the variant's handlers as its documented LOGGING setup would."""
     read_port = int(os.environ.get("REQLOG_BENCH_READ_PORT", "0"))
@@ -145,6 +170,10 @@ def install_logging(variant: Variant, workdir: str) -> Stack:
         _attach("django_reqlog", file_handler, logging.INFO)
         stack.handlers.append(file_handler)
         stack.drain = file_handler.flush
+    elif name == "reqlog-queue":
+        queue_only = QueueOnlyHandler()
+        _attach("django_reqlog", queue_only, logging.INFO)
+        stack.handlers.append(queue_only)
     elif name in ("reqlog-tcp", "reqlog-stalled", "reqlog-es"):
         from django_reqlog.handlers import ElasticsearchHandler, LogstashHandler, ShipperHandler
 
