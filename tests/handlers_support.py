@@ -138,19 +138,29 @@ class HTTPReceiver:
     """A Logstash-``http``-input-like sink: a JSON array per POST, answered 200.
 
     ``statuses`` is consumed one per request first (e.g. [503, 503] = down twice).
+    With a ``gate``, each request is read (and counted in ``arrived``) at once
+    but answered only once the gate is set: a batch held in flight on demand.
     """
 
     def __init__(
-        self, statuses: list[int] | None = None, *, context: ssl.SSLContext | None = None
+        self,
+        statuses: list[int] | None = None,
+        *,
+        context: ssl.SSLContext | None = None,
+        gate: threading.Event | None = None,
     ) -> None:
         self.statuses = list(statuses or [])
         self.events: list[dict[str, Any]] = []
         self.requests: list[dict[str, str]] = []
+        self.arrived = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.arrived += 1
+                if gate is not None:
+                    gate.wait()
                 outer.requests.append(dict(self.headers))
                 status = outer.statuses.pop(0) if outer.statuses else 200
                 if status == 200:

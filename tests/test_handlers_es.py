@@ -11,6 +11,8 @@ import json
 import logging
 import logging.config
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +23,10 @@ import pytest
 from django_reqlog.formatters import ECSFormatter
 from django_reqlog.handlers import ElasticsearchHandler
 from django_reqlog.handlers.spool import SpoolFile
-from tests.handlers_support import ESProxy, wait_for
+from django_reqlog.handlers.status import directory_status
+from tests.handlers_support import ESProxy, TCPReceiver, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FAST = {
     "flush_interval": 0.05,
@@ -296,3 +301,108 @@ def test_configured_from_dictconfig(tmp_path: Path) -> None:
     finally:
         logger.removeHandler(handler)
         handler.close()
+
+
+def stored_messages(es_client: Any, index: str) -> list[str]:
+    es_client.indices.refresh(index=index)
+    found = es_client.search(index=index, size=10_000, query={"match_all": {}})
+    return [hit["_source"]["message"] for hit in found["hits"]["hits"]]
+
+
+def spooled_rows(spool_dir: Path) -> int:
+    return sum(entry["backlog"] for entry in directory_status(str(spool_dir)))
+
+
+# One record is shipped first, so the worker's client and its urllib3 pool
+# exist (as in a server that has been serving); the rest are still queued
+# (long flush interval, batch not full) when the interpreter exits. No close().
+EXITING_CHILD = """
+import atexit, json, logging, sys
+from django_reqlog.handlers import ElasticsearchHandler
+url, index, spool_dir, count, mode, options = sys.argv[1:7]
+handler = ElasticsearchHandler(
+    url, index=index, spool_dir=spool_dir, metrics_interval=None, flush_interval=60.0,
+    close_timeout=3.0, **json.loads(options),
+)
+handler.handle(logging.LogRecord("child", 20, "", 0, "warm-up", (), None))
+assert handler.wait_idle(60), handler.metrics
+if mode == "logging-shutdown-only":
+    # Leave only logging.shutdown to close it, after urllib3's finalizers.
+    hook = getattr(handler, "_atexit_hook", None)
+    if hook is not None:
+        atexit.unregister(hook)
+for i in range(int(count)):
+    handler.handle(logging.LogRecord("child", 20, "", 0, f"exit {i}", (), None))
+"""
+
+
+@pytest.mark.es
+@pytest.mark.parametrize("mode", ["atexit-hook", "logging-shutdown-only"])
+def test_interpreter_exit_right_after_traffic_loses_nothing(
+    mode: str,
+    make_handler: Any,
+    es_client: Any,
+    es_settings: dict[str, str],
+    index: str,
+    tmp_path: Path,
+) -> None:
+    """urllib3 empties its pools at exit before logging.shutdown closes us.
+
+    Every event must end up in Elasticsearch or in the spool (then replayed),
+    once. ``logging-shutdown-only`` checks that even a close that runs after
+    those finalizers does not wait for ever on an emptied pool.
+    """
+    count = 200
+    spool_dir = tmp_path / "spool"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [
+            sys.executable, "-c", EXITING_CHILD, es_settings["url"], index, str(spool_dir),
+            str(count), mode, json.dumps(auth(es_settings)),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    left = spooled_rows(spool_dir)
+    stored = stored_messages(es_client, index)
+    assert len(stored) + left == count + 1, (len(stored), left, done.stderr)
+    # Replay whatever was left, in a new process's place.
+    again = make_handler(index)
+    assert again.wait_idle(60), again.metrics
+    assert spooled_rows(spool_dir) == 0
+    stored = stored_messages(es_client, index)
+    assert sorted(stored) == sorted(["warm-up", *(f"exit {i}" for i in range(count))])
+
+
+@pytest.mark.es
+def test_close_spools_what_a_worker_stuck_in_a_send_holds(
+    make_handler: Any, es_client: Any, index: str, tmp_path: Path
+) -> None:
+    """A send that never returns (stalled node) cannot be broken: close() spools it."""
+    stalled = TCPReceiver(mode="stall").start()
+    try:
+        handler = make_handler(
+            index,
+            url=f"http://127.0.0.1:{stalled.port}",
+            timeout=600.0,
+            close_timeout=0.5,
+            batch_size=10,
+        )
+        records = [record(f"stuck {i}") for i in range(25)]
+        for rec in records:
+            handler.handle(rec)
+        # The first batch of 10 is on the wire and never answered.
+        assert wait_for(lambda: bool(stalled.conns))
+        handler.close()
+        assert spooled_rows(tmp_path / "spool") == 25
+    finally:
+        stalled.stop()
+    again = make_handler(index)
+    assert again.wait_idle(60), again.metrics
+    assert sorted(stored_messages(es_client, index)) == sorted(r.getMessage() for r in records)
+    assert sorted(stored_ids(es_client, index)) == sorted(r.event_id for r in records)

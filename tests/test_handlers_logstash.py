@@ -8,6 +8,7 @@ import logging
 import logging.config
 import os
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,12 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from django_reqlog.formatters import LogstashFormatter
+from django_reqlog import event
+from django_reqlog.event import RequestFacts
+from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler, shipper_handlers
 from django_reqlog.handlers.status import directory_status
+from django_reqlog.request_id import _current
 from tests.handlers_support import (
     HTTPReceiver,
     TCPReceiver,
@@ -399,3 +403,140 @@ def test_reqlog_status_lists_live_handlers(make_handler: Any) -> None:
     assert mine["metrics"]["sent"] == 1
     assert mine["pid"] == os.getpid()
     receiver.stop()
+
+
+def test_wait_idle_waits_for_a_batch_already_in_flight(make_handler: Any) -> None:
+    """The worker's own interval flush is on the wire: queue and pending look empty."""
+    gate = threading.Event()
+    receiver = HTTPReceiver(gate=gate)
+    try:
+        handler = make_handler("127.0.0.1", receiver.port, "http", timeout=60.0)
+        for i in range(20):
+            handler.handle(record(f"w {i}"))
+        assert wait_for(lambda: receiver.arrived == 1)
+        # Answer the held batch only once wait_idle has asked for a flush
+        # round-trip (a FlushRequest in the queue): a wait_idle that trusts
+        # "queue and pending are empty" returns before that ever happens.
+        opener = threading.Thread(
+            target=lambda: wait_for(lambda: not handler._queue.empty()) and gate.set(),
+            daemon=True,
+        )
+        opener.start()
+        assert handler.wait_idle(60)
+        assert handler.metrics.sent == 20
+        assert sorted(e["message"] for e in receiver.events) == sorted(f"w {i}" for i in range(20))
+    finally:
+        gate.set()
+        receiver.stop()
+
+
+def test_wait_idle_is_false_while_its_flush_is_still_sending(make_handler: Any) -> None:
+    """A flush round-trip that timed out proves nothing: the batch may be on the wire."""
+    gate = threading.Event()
+    receiver = HTTPReceiver(gate=gate)
+    try:
+        # No interval flush: only wait_idle's own flush sends the batch.
+        handler = make_handler("127.0.0.1", receiver.port, "http", flush_interval=600.0)
+        for i in range(5):
+            handler.handle(record(f"f {i}"))
+        assert wait_for(lambda: len(handler._worker.pending) == 5)
+        assert handler.wait_idle(0.5) is False
+        assert receiver.arrived == 1 and handler.metrics.sent == 0
+        gate.set()
+        assert handler.wait_idle(60)
+        assert handler.metrics.sent == 5
+    finally:
+        gate.set()
+        receiver.stop()
+
+
+@pytest.mark.parametrize("request_id", ["req-abc123", None])
+def test_application_log_inside_a_request_keeps_its_request_id(
+    make_handler: Any, request_id: str | None
+) -> None:
+    """Formatting runs on the worker, where the request's context variable is unset."""
+    receiver = TCPReceiver().start()
+    ecs = make_handler("127.0.0.1", receiver.port)
+    ecs.setFormatter(ECSFormatter())
+    flat = make_handler("127.0.0.1", receiver.port)
+    assert isinstance(flat.formatter, LogstashFormatter)
+    logger = logging.getLogger("tests.app.request_id")
+    logger.propagate = False
+    logger.addHandler(ecs)
+    logger.addHandler(flat)
+    sent: list[logging.LogRecord] = []
+
+    def keep(rec: logging.LogRecord) -> bool:
+        sent.append(rec)
+        return True
+
+    logger.addFilter(keep)
+    token = _current.set(request_id)
+    try:
+        logger.warning("charging card")
+    finally:
+        _current.reset(token)
+        logger.removeFilter(keep)
+        logger.removeHandler(ecs)
+        logger.removeHandler(flat)
+    assert ecs.wait_idle(30) and flat.wait_idle(30)
+    assert wait_for(lambda: len(receiver.lines) >= 2)  # sent != read yet over TCP
+    events = receiver.events()
+    receiver.stop()
+    (ecs_doc,) = [e for e in events if "ecs" in e]
+    (flat_doc,) = [e for e in events if "ecs" not in e]
+    assert ecs_doc["message"] == flat_doc["message"] == "charging card"
+    assert ecs_doc.get("http", {}).get("request", {}).get("id") == request_id
+    assert flat_doc.get("request_id") == request_id
+    # Outside a request nothing is pinned: other handlers' filters still decide.
+    (logged,) = sent
+    assert hasattr(logged, "request_id") is (request_id is not None)
+
+
+def make_facts() -> RequestFacts:
+    return RequestFacts(
+        event_id="e" * 32, request_id="req-facts-1", started_at=1_700_000_000.0, method="POST",
+        scheme="http", host="testserver", path="/api/items/", query_string="token=s3cret&q=1",
+        http_version="1.1", remote_addr="127.0.0.1", forwarded_for="", user_agent="pytest",
+        referer="", content_type="application/json", content_length=27,
+        content_encoding="", body_prefix=b'{"password": "hunter2x", "a": 1}', body_bytes=27,
+        status=201, duration_ns=1_500_000,
+    )  # fmt: skip
+
+
+def test_both_formatters_share_one_parse_of_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parsing and masking (the worker's main cost) happens once per request record."""
+    calls: list[RequestFacts] = []
+    build = event._build
+
+    def counting(facts: RequestFacts) -> dict[str, Any]:
+        calls.append(facts)
+        return build(facts)
+
+    monkeypatch.setattr(event, "_build", counting)
+    facts = make_facts()
+    rec = record("POST /api/items/ 201", reqlog=facts, event_id=facts.event_id)
+    ecs_doc = json.loads(ECSFormatter().format(rec))
+    flat_doc = json.loads(LogstashFormatter().format(rec))
+    assert len(calls) == 1
+    assert ecs_doc["url"]["path"] == flat_doc["request_path"] == "/api/items/"
+    assert ecs_doc["http"]["request"]["id"] == flat_doc["request_id"] == "req-facts-1"
+    assert "hunter2x" not in json.dumps(ecs_doc) + json.dumps(flat_doc)
+
+
+def test_handlers_report_through_the_package_stderr_module(
+    make_handler: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    from django_reqlog import _stderr
+
+    assert importlib.util.find_spec("django_reqlog.handlers._stderr") is None
+    _stderr.reset()
+    port = free_port()  # nothing listens: the send is refused
+    handler = make_handler("127.0.0.1", port)
+    handler.handle(record("refused"))
+    assert wait_for(lambda: handler.metrics.retried >= 1)
+    assert f"django-reqlog: send to {handler.target} failed" in capfd.readouterr().err

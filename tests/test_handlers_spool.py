@@ -281,3 +281,29 @@ def test_interpreter_exit_spools_what_is_still_queued(tmp_path: Path) -> None:
     (entry,) = directory_status(spool_dir)
     assert entry["alive"] is False
     assert entry["backlog"] == 300
+
+
+def test_stderr_warnings_work_in_a_child_forked_while_the_lock_was_held() -> None:
+    """A shipper worker may be inside warn() when gunicorn forks: the child must not hang."""
+    from django_reqlog import _stderr
+
+    read_end, write_end = os.pipe()
+    with _stderr._state.lock:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            code = 1
+            try:  # never let the child return into pytest
+                signal.alarm(30)  # a hang becomes a failed exit status, not a stuck test
+                os.close(read_end)
+                os.dup2(write_end, 2)
+                sys.stderr = os.fdopen(2, "w")
+                _stderr.warn("from the child", key="fork-test")
+                code = 0
+            finally:
+                os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as child_stderr:
+        output = child_stderr.read()  # EOF once the child has exited
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert output == "django-reqlog: from the child\n"

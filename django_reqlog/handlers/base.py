@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -17,6 +19,8 @@ import time
 import uuid
 import weakref
 from typing import Any
+
+from django_reqlog.request_id import get_request_id
 
 from .metrics import ShipperMetrics
 from .queue_worker import WAKE, FlushRequest, Worker, WorkerOptions
@@ -144,6 +148,16 @@ class ShipperHandler(logging.Handler):
         _live.add(self)
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+        # Close (send, else spool) at interpreter exit *before* anything the
+        # transport depends on is torn down. atexit runs hooks last-in
+        # first-out, and logging.shutdown was registered when logging was
+        # imported, long before any HTTP client existed; urllib3 registers a
+        # ``weakref.finalize`` per connection pool that empties the pool at
+        # exit. Registered here, after the transport's client was first built
+        # (ElasticsearchHandler builds one in its constructor), this hook runs
+        # before those finalizers, while the pool still works.
+        self._atexit_hook = functools.partial(_close_at_exit, ref)
+        atexit.register(self._atexit_hook)
 
     def set_name(self, name: str) -> None:
         # dictConfig names a handler after constructing it; keep the worker's
@@ -209,6 +223,15 @@ class ShipperHandler(logging.Handler):
                 return
             if getattr(record, "event_id", None) is None:
                 record.event_id = uuid.uuid4().hex
+            if not hasattr(record, "request_id"):
+                # The worker formats on its own thread, where the request's
+                # context variable is unset: pin the id now so application
+                # logs written during a request stay correlated with it.
+                # Outside a request the attribute stays absent, so a
+                # RequestIDFilter on another handler still writes its "-".
+                request_id = get_request_id()
+                if request_id is not None:
+                    record.request_id = request_id
             self._queue.put_nowait(record)
             self.metrics.queued += 1
         except queue.Full:
@@ -220,14 +243,18 @@ class ShipperHandler(logging.Handler):
 
     def flush(self, timeout: float | None = None) -> None:
         """Hand everything queued so far to the sink or the spool (bounded wait)."""
+        self._flush(self.options.close_timeout if timeout is None else timeout)
+
+    def _flush(self, timeout: float) -> bool:
+        """Like ``flush``; True only if the worker finished the round-trip in time."""
         if self._closed or not self._worker.thread.is_alive():
-            return
+            return False
         request = FlushRequest()
         try:
-            self._queue.put(request, timeout=0.1)
+            self._queue.put(request, timeout=min(0.1, timeout))
         except queue.Full:
-            return
-        request.done.wait(self.options.close_timeout if timeout is None else timeout)
+            return False
+        return request.done.wait(timeout)
 
     def close(self) -> None:
         """Stop the worker: send what it can within ``close_timeout``, spool the rest."""
@@ -245,7 +272,12 @@ class ShipperHandler(logging.Handler):
                 # worker spools what it holds before the process exits.
                 worker.abort_send()
                 worker.thread.join(2.0)
+            if worker.thread.is_alive():
+                # The send could not be broken (or never returns): spool what
+                # the worker holds from here, so it is replayed, not lost.
+                worker.abandon()
             _live.discard(self)
+            atexit.unregister(self._atexit_hook)
         super().close()
 
     # -- introspection ---------------------------------------------------------
@@ -260,9 +292,15 @@ class ShipperHandler(logging.Handler):
         while time.monotonic() < deadline:
             if self._queue.empty():
                 # The flush round-trip also waits out a send in progress,
-                # which neither the queue nor ``pending`` shows.
-                self.flush(timeout=max(0.0, deadline - time.monotonic()))
-                if self._queue.empty() and not self._worker.pending and not self.metrics.backlog:
+                # which neither the queue nor ``pending`` shows; so only a
+                # completed round-trip counts.
+                flushed = self._flush(max(0.0, deadline - time.monotonic()))
+                if (
+                    flushed
+                    and self._queue.empty()
+                    and not self._worker.pending
+                    and not self.metrics.backlog
+                ):
                     return True
             time.sleep(0.02)
         return False
@@ -277,6 +315,12 @@ class ShipperHandler(logging.Handler):
             "pid": os.getpid(),
             "metrics": self.metrics.status(),
         }
+
+
+def _close_at_exit(ref: weakref.ref[ShipperHandler]) -> None:
+    handler = ref()
+    if handler is not None:
+        handler.close()
 
 
 def _after_fork(ref: weakref.ref[ShipperHandler]) -> None:

@@ -14,6 +14,26 @@ from .transport import SendResult
 DEFAULT_INDEX = "logs-django.reqlog-default"
 
 
+def _never_wait_for_a_pooled_connection(client: Any) -> None:
+    """Let each urllib3 pool open a fresh connection instead of waiting for a free one.
+
+    elastic_transport builds its pools with ``block=True`` and urllib3 waits
+    for a free pooled connection with no timeout. Once the pool's queue is
+    emptied, which urllib3's own exit-time finalizer does, the worker would
+    wait for ever and flush/close could only give up. Our worker sends one
+    batch at a time, so a non-blocking pool stays at one connection in normal
+    operation; it just never waits. ``ClosedPoolError`` and other transport
+    errors still raise, and the worker spools the batch.
+    """
+    import urllib3
+
+    node_pool = getattr(getattr(client, "transport", None), "node_pool", None)
+    for node in node_pool.all() if node_pool is not None else ():
+        pool = getattr(node, "pool", None)
+        if isinstance(pool, urllib3.HTTPConnectionPool):
+            pool.block = False
+
+
 class ElasticsearchTransport:
     """Bulk ``create`` with ``_id`` = event id: a replay can never duplicate."""
 
@@ -31,6 +51,7 @@ class ElasticsearchTransport:
             self.client = Elasticsearch(
                 self.hosts, max_retries=0, retry_on_timeout=False, **self.client_options
             )
+            _never_wait_for_a_pooled_connection(self.client)
         return self.client
 
     def send(self, items: list[Item], timeout: float) -> SendResult:

@@ -17,7 +17,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import _stderr
+from django_reqlog._stderr import warn
+
 from .metrics import ShipperMetrics, write_status_file
 from .spool import Item, SpoolStore
 from .transport import SendResult, Transport
@@ -91,6 +92,15 @@ class Worker:
         self.stop_deadline = float("inf")
         self.pending: list[Item] = []
         self.pending_bytes = 0
+        # The batch inside ``transport.send``: held by the worker only, so a
+        # close that gives up on a stuck send can still spool it.
+        self.in_flight: list[Item] = []
+        # Guards ``pending``, ``in_flight`` and every spool access, so close()
+        # can take over from a worker stuck in a send (see ``abandon``). Never
+        # held across a send or a format.
+        self.lock = threading.Lock()
+        self.abandoned = False  # close() took over: never touch the store again
+        self.finished = False  # the worker closed the store itself
         self.attempt = 0
         self.next_retry = 0.0
         self._last_metric_bad = 0
@@ -103,9 +113,10 @@ class Worker:
 
     def _run(self) -> None:
         try:
-            self.store.open()
+            with self.lock:
+                self.store.open()
         except Exception as exc:
-            _stderr.report("spool-open", f"spool unavailable: {exc!r}")
+            warn(f"spool unavailable: {exc!r}", key="spool-open")
         now = time.monotonic()
         next_flush = now + self.opts.flush_interval
         next_maintenance = now + _MAINTENANCE_INTERVAL
@@ -131,7 +142,7 @@ class Worker:
                     self._maintain()
                     next_maintenance = now + _MAINTENANCE_INTERVAL
             except Exception as exc:
-                _stderr.report("worker-loop", f"shipper worker error: {exc!r}")
+                warn(f"shipper worker error: {exc!r}", key="worker-loop")
                 time.sleep(0.1)
         self._shutdown()
 
@@ -167,22 +178,28 @@ class Worker:
             self._deliver()
             obj.done.set()
 
-    def _add(self, record: logging.LogRecord) -> None:
+    def _format(self, record: logging.LogRecord) -> Item | None:
         try:
             text = self.format_record(record)
         except Exception as exc:
             self.metrics.failed += 1
             self.metrics.last_failure = f"format error: {exc!r}"
-            _stderr.report("format", f"cannot format log record: {exc!r}")
-            return
+            warn(f"cannot format log record: {exc!r}", key="format")
+            return None
         # Only bytes are kept from here on: once the caller drops the record,
         # its traceback (and every frame's locals) can be freed, long before
         # the batch is sent. The record itself is shared with other handlers,
         # so it is never mutated here.
         event_id = getattr(record, "event_id", None) or uuid.uuid4().hex
-        payload = text.encode("utf-8", "replace")
-        self.pending.append((str(event_id), payload))
-        self.pending_bytes += len(payload)
+        return str(event_id), text.encode("utf-8", "replace")
+
+    def _add(self, record: logging.LogRecord) -> None:
+        item = self._format(record)
+        if item is None:
+            return
+        with self.lock:
+            self.pending.append(item)
+            self.pending_bytes += len(item[1])
 
     # -- delivery ------------------------------------------------------------
 
@@ -190,16 +207,24 @@ class Worker:
         return bool(self.store.backlog) or time.monotonic() < self.next_retry
 
     def _deliver(self) -> None:
-        items, self.pending, self.pending_bytes = self.pending, [], 0
-        if not items:
-            return
-        if self._degraded():
-            # Keep order: while a backlog waits, new events queue behind it.
-            self.store.store(items)
-            return
+        with self.lock:
+            if self.abandoned:
+                return
+            items, self.pending, self.pending_bytes = self.pending, [], 0
+            if not items:
+                return
+            if self._degraded():
+                # Keep order: while a backlog waits, new events queue behind it.
+                self.store.store(items)
+                return
+            self.in_flight = items
         result = self._send(items, self.opts.timeout)
-        if result.retry:
-            self.store.store([items[i] for i in result.retry])
+        with self.lock:
+            self.in_flight = []
+            if self.abandoned:
+                return  # close() spooled the whole batch already
+            if result.retry:
+                self.store.store([items[i] for i in result.retry])
 
     def _send(self, items: list[Item], timeout: float) -> SendResult:
         try:
@@ -209,11 +234,11 @@ class Worker:
         except Exception as exc:
             message = f"send to {self.target} failed: {exc!r}"
             self.metrics.last_failure = message
-            _stderr.report(f"send:{self.target}", message)
+            warn(message, key=f"send:{self.target}")
             result = SendResult(retry=list(range(len(items))))
         for _, reason in result.failed:
             self.metrics.last_failure = reason
-            _stderr.report(f"rejected:{self.target}", f"{self.target} rejected an event: {reason}")
+            warn(f"{self.target} rejected an event: {reason}", key=f"rejected:{self.target}")
         self.metrics.failed += len(result.failed)
         self.metrics.sent += len(items) - len(result.failed) - len(result.retry)
         if result.retry:
@@ -229,13 +254,19 @@ class Worker:
     def _replay(self, deadline: float, timeout: float | None = None) -> None:
         """Send the backlog oldest-first until it is empty, a retry is due, or time's up."""
         while self.store.backlog and time.monotonic() >= self.next_retry:
-            source, rows = self.store.head(self.opts.batch_size)
+            with self.lock:
+                if self.abandoned:
+                    return
+                source, rows = self.store.head(self.opts.batch_size)
             if not rows:
                 return
             items = [(r.event_id, r.payload) for r in rows]
             result = self._send(items, timeout if timeout is not None else self.opts.timeout)
             retry = set(result.retry)
-            self.store.ack(source, [r for i, r in enumerate(rows) if i not in retry])
+            with self.lock:
+                if self.abandoned:
+                    return  # unacknowledged rows stay in the spool: replayed, not lost
+                self.store.ack(source, [r for i, r in enumerate(rows) if i not in retry])
             if retry or time.monotonic() >= deadline:
                 return
 
@@ -256,13 +287,16 @@ class Worker:
         self._add(record)
 
     def _maintain(self) -> None:
-        self.store.maintain()
-        path = self.store.status_path
-        if path is not None:
-            try:
-                write_status_file(path, self.name, self.target, self.metrics)
-            except OSError as exc:
-                _stderr.report(f"status:{path}", f"cannot write status file: {exc}")
+        with self.lock:
+            if self.abandoned:
+                return
+            self.store.maintain()
+            path = self.store.status_path
+            if path is not None:
+                try:
+                    write_status_file(path, self.name, self.target, self.metrics)
+                except OSError as exc:
+                    warn(f"cannot write status file: {exc}", key=f"status:{path}")
 
     # -- shutdown ------------------------------------------------------------
 
@@ -278,6 +312,49 @@ class Worker:
             with contextlib.suppress(Exception):
                 abort()
 
+    def abandon(self) -> int:
+        """From close(), once the worker missed its deadline: spool what it holds.
+
+        The worker may be stuck in a send that never returns (a stalled sink,
+        a transport that cannot be interrupted). Its batch in flight, its
+        pending events and whatever is still queued go to the spool from the
+        calling thread, and the worker is told never to touch the store again,
+        so they are replayed by the next start instead of lost. If the stuck
+        send does complete after all, the replay repeats it: at-least-once, and
+        Elasticsearch's create-by-``_id`` makes that exactly-once.
+        Returns how many events were spooled.
+        """
+        if not self.lock.acquire(timeout=1.0):
+            warn("shipper worker busy at close; events may be lost", key="worker-abandon")
+            return 0
+        try:
+            if self.finished or self.abandoned:
+                return 0
+            self.abandoned = True
+            items = [*self.in_flight, *self.pending]
+            self.in_flight, self.pending, self.pending_bytes = [], [], 0
+            while True:
+                try:
+                    obj = self.records.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(obj, logging.LogRecord):
+                    item = self._format(obj)
+                    if item is not None:
+                        items.append(item)
+                elif isinstance(obj, FlushRequest):
+                    obj.done.set()
+            try:
+                self.store.store(items)
+            finally:
+                self.store.close()
+            return len(items)
+        except Exception as exc:
+            warn(f"shipper close error: {exc!r}", key="worker-abandon")
+            return 0
+        finally:
+            self.lock.release()
+
     def _shutdown(self) -> None:
         deadline = min(self.stop_deadline, time.monotonic() + self.opts.close_timeout)
         try:
@@ -288,8 +365,11 @@ class Worker:
                     break
             # Spool first, then send from the spool: if the process dies while
             # sending, nothing that was queued is lost.
-            items, self.pending, self.pending_bytes = self.pending, [], 0
-            self.store.store(items)
+            with self.lock:
+                if self.abandoned:
+                    return
+                items, self.pending, self.pending_bytes = self.pending, [], 0
+                self.store.store(items)
             self.next_retry = 0.0
             while self.store.backlog:
                 remaining = deadline - time.monotonic()
@@ -301,9 +381,12 @@ class Worker:
                     break  # the sink refused; leave the rest for the next start
             self._maintain()
         except Exception as exc:
-            _stderr.report("worker-close", f"shipper close error: {exc!r}")
+            warn(f"shipper close error: {exc!r}", key="worker-close")
         finally:
-            self.store.close()
+            with self.lock:
+                if not self.abandoned:
+                    self.store.close()
+                    self.finished = True
             if self.transport is not None:
                 with contextlib.suppress(Exception):
                     self.transport.close()

@@ -21,7 +21,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from . import _stderr
+from django_reqlog._stderr import warn
+
 from .metrics import ShipperMetrics
 
 try:  # POSIX only; elsewhere adoption falls back to "is the pid alive".
@@ -164,7 +165,7 @@ class SpoolFile:
         try:
             self.conn.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s in self.acked])
         except sqlite3.Error as exc:
-            _stderr.report(f"spool-delete:{self.path}", f"spool delete failed ({exc}); will retry")
+            warn(f"spool delete failed ({exc}); will retry", key=f"spool-delete:{self.path}")
             return
         self.acked.clear()
         if self.count == 0:
@@ -333,9 +334,7 @@ class SpoolStore:
         self.own = None
         if self.memory:
             self.metrics.dropped_in_worker += len(self.memory)
-            _stderr.report(
-                "memory-lost", f"{len(self.memory)} events lost at close: spool unavailable"
-            )
+            warn(f"{len(self.memory)} events lost at close: spool unavailable", key="memory-lost")
             self.memory.clear()
             self.memory_bytes = 0
         self._update_gauges()
@@ -381,7 +380,7 @@ class SpoolStore:
     def _disk_failed(self, message: str) -> None:
         self._writable_at = time.monotonic() + self.retry_interval
         self.metrics.last_failure = message
-        _stderr.report(f"spool-write:{self.directory}", message)
+        warn(message, key=f"spool-write:{self.directory}")
 
     def _memory_append(self, items: list[Item]) -> None:
         for eid, payload in items:
@@ -436,7 +435,7 @@ class SpoolStore:
                 try:
                     rows = spool.head(limit)
                 except sqlite3.Error as exc:
-                    _stderr.report(f"spool-read:{spool.path}", f"spool read failed: {exc}")
+                    warn(f"spool read failed: {exc}", key=f"spool-read:{spool.path}")
                     continue
                 if rows:
                     return spool, rows
