@@ -17,6 +17,7 @@ from typing import Any
 
 from django_reqlog._json import dumps
 from django_reqlog.event import MAX_TEXT_FIELD, RequestFacts, exception_fields, request_fields
+from django_reqlog.redaction import scrub_free_text
 from django_reqlog.request_id import get_request_id
 
 __all__ = ["ECS_VERSION", "ConsoleFormatter", "ECSFormatter", "LogstashFormatter"]
@@ -76,14 +77,14 @@ def _message(record: logging.LogRecord) -> str:
 
 
 def _stack(record: logging.LogRecord) -> str | None:
-    if record.exc_text:
-        return record.exc_text
-    if record.exc_info and record.exc_info[0] is not None:
+    """The traceback text, masked: exception messages quote request data."""
+    text = record.exc_text
+    if not text and record.exc_info and record.exc_info[0] is not None:
         try:
-            return "".join(traceback.format_exception(*record.exc_info))
+            text = "".join(traceback.format_exception(*record.exc_info))
         except Exception:
             return None
-    return None
+    return scrub_free_text(text) if text else None
 
 
 def _facts(record: logging.LogRecord) -> RequestFacts | None:
