@@ -81,12 +81,21 @@ _BEARER = r"(?i:\b(?:bearer|token|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
 _JWT = r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
 # A run of ASCII digit groups joined by single spaces or dashes; cards are
 # looked for inside it, so a card next to another number is still found.
-_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]+(?:[ -][0-9]+)*")
 _GROUP_SEPARATOR = re.compile(r"([ -])")
 
 
+# Only runs holding at least 13 digits can contain a card: matching those
+# alone keeps the Python callback off the many short numbers in a body.
+# A match always starts at the first digit of its run: a later start would
+# see fewer digits. No lookbehind, so the engine can skip to digits quickly.
+_CARD_LENGTH_RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
+_BEARER_RE = re.compile(_BEARER)
+_JWT_RE = re.compile(_JWT)
+_BEARER_WORDS = ("bearer", "token", "basic")
+
+
 @lru_cache(maxsize=1)
-def _value_re() -> re.Pattern[str]:
+def _extra_value_re() -> re.Pattern[str] | None:
     extra = []
     for pattern in conf.sensitive_value_patterns:
         try:
@@ -94,7 +103,7 @@ def _value_re() -> re.Pattern[str]:
         except re.error:
             continue
         extra.append(f"(?:{pattern})")
-    return re.compile("|".join([_BEARER, _JWT, *extra]))
+    return re.compile("|".join(extra)) if extra else None
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -142,9 +151,18 @@ def _mask_cards_in_run(match: re.Match[str]) -> str:
 def scrub_text(text: str) -> str:
     """Mask values that look secret whatever their key: tokens, JWTs, card numbers
     (13-19 digits passing the Luhn check, optionally grouped by spaces or dashes)."""
-    text = _value_re().sub(REDACTED, text)
+    # Cheap substring tests first: most text holds none of these shapes, and
+    # a regex alternation is tried at every position of the text.
+    lowered = text.lower()
+    if any(word in lowered for word in _BEARER_WORDS):
+        text = _BEARER_RE.sub(REDACTED, text)
+    if "eyJ" in text:
+        text = _JWT_RE.sub(REDACTED, text)
+    extra = _extra_value_re()
+    if extra is not None:
+        text = extra.sub(REDACTED, text)
     if len(text) >= 13:
-        text = _DIGIT_RUN.sub(_mask_cards_in_run, text)
+        text = _CARD_LENGTH_RUN.sub(_mask_cards_in_run, text)
     return text
 
 
@@ -205,12 +223,13 @@ def mask_pairs(
     return masked
 
 
+# Whitespace is deliberately not a token: finditer steps over it, and the
+# output is stitched from slices of the input, so it is kept as it was.
 _JSON_TOKEN = re.compile(
     r'"(?:[^"\\]|\\.)*"'  # complete string
     r'|"(?:[^"\\]|\\.)*\\?\Z'  # string cut off by truncation
     r"|[{}\[\]:,]"
-    r'|[^\s{}\[\]:,"]+'
-    r"|\s+",
+    r'|[^\s{}\[\]:,"]+',
     re.S,
 )
 _QUOTED_REDACTED = f'"{REDACTED}"'
@@ -225,7 +244,10 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
     truncation (or not JSON at all) is masked as far as it goes. Values of
     sensitive keys are replaced whole, objects and arrays included.
     """
+    if also_sensitive is None and _nothing_to_mask_by_key(text):
+        return scrub_text(text)
     out: list[str] = []
+    pos = 0  # text[pos:] has not been copied to ``out`` yet
     stack: list[str] = []  # "{" or "["
     expecting_key = False
     pending_key: str | None = None
@@ -239,51 +261,78 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
                 skip_depth += 1
             elif first in "}]":
                 skip_depth -= 1
-                if not skip_depth and stack:
-                    stack.pop()
+                if not skip_depth:
+                    if stack:
+                        stack.pop()
+                    pos = match.end()
             continue
         if first in "{[":
             stack.append(first)
             if pending_key is not None and _masked_key(pending_key, also_sensitive, everything):
+                out.append(text[pos : match.start()])
                 out.append(_QUOTED_REDACTED)
+                pos = len(text)  # until the container closes, if it ever does
                 skip_depth = 1
                 pending_key = None
                 continue
-            out.append(token)
             expecting_key = first == "{"
             pending_key = None
         elif first in "}]":
             if stack:
                 stack.pop()
-            out.append(token)
             expecting_key = False
         elif first == ",":
-            out.append(token)
             expecting_key = bool(stack) and stack[-1] == "{"
             pending_key = None
-        elif first == ":" or first.isspace():
-            out.append(token)
+        elif first == ":":
+            pass
         elif expecting_key and first == '"':
             pending_key = _decode_key(token)
             expecting_key = False
-            out.append(scrub_text(token))
         else:
+            replacement = None
             if pending_key is not None and _masked_key(pending_key, also_sensitive, everything):
-                out.append(_QUOTED_REDACTED)
+                replacement = _QUOTED_REDACTED
             elif first == '"':
-                out.append(_mask_json_string(token, also_sensitive, _depth))
-            else:
-                # A number, true/false/null, or (in text that is not really
-                # JSON) a bare word such as ``password=x``.
+                masked = _mask_json_string(token, also_sensitive, _depth)
+                if masked != token:
+                    replacement = masked
+            elif not _PLAIN_LITERAL.fullmatch(token):
+                # A long number, or (in text that is not really JSON) a bare
+                # word such as ``password=x``.
                 scrubbed = scrub_free_text(token)
-                if scrubbed == token:
-                    out.append(token)
-                else:
-                    out.append(_QUOTED_REDACTED if _NUMBER.fullmatch(token) else scrubbed)
+                if scrubbed != token:
+                    replacement = _QUOTED_REDACTED if _NUMBER.fullmatch(token) else scrubbed
+            if replacement is not None:
+                out.append(text[pos : match.start()])
+                out.append(replacement)
+                pos = match.end()
             pending_key = None
+    out.append(text[pos:])
     # Text sent as JSON that is not (``qty 2 4111 1111 1111 1111``) splits
-    # into tokens no single check sees whole; one pass over the result does.
+    # into tokens no single check sees whole, and plain strings are left to
+    # this one pass over the result, which masks every shape they could hold.
     return scrub_text("".join(out))
+
+
+_PLAIN_LITERAL = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
+_OBJECT_KEY = re.compile(r'"([^"\\]*)"\s*:')
+_LONG_DIGITS = re.compile(r"[0-9]{13}")
+
+
+def _nothing_to_mask_by_key(text: str) -> bool:
+    """True when ``text`` is well-formed JSON whose masking reduces to
+    ``scrub_text``: no sensitive key, no escapes (so no encoded shapes and no
+    JSON documents inside strings), and no number long enough to be a card.
+    The C parser checks this far faster than the token loop walks it; deep
+    nesting makes it raise RecursionError, and then the loop takes over."""
+    if "\\" in text or _LONG_DIGITS.search(text):
+        return False
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return not any(is_sensitive_key(key) for key in _OBJECT_KEY.findall(text))
 
 
 def _mask_json_string(token: str, also_sensitive: frozenset[str] | None, depth: int) -> str:
@@ -304,7 +353,8 @@ def _mask_json_string(token: str, also_sensitive: frozenset[str] | None, depth: 
             if masked != inner:
                 return json.dumps(masked, ensure_ascii=False)
             return token
-    return scrub_text(token)
+    # A plain string: the final pass over the whole text masks its shapes.
+    return token
 
 
 def _masked_key(key: str, also_sensitive: frozenset[str] | None, everything: bool) -> bool:
@@ -326,7 +376,7 @@ def _decode_key(token: str) -> str:
 def _clear() -> None:
     is_sensitive_key.cache_clear()
     _extra_parts.cache_clear()
-    _value_re.cache_clear()
+    _extra_value_re.cache_clear()
 
 
 register_cache_clearer(_clear)
