@@ -59,7 +59,7 @@ def test_demo_ships_to_elasticsearch_and_reports_from_it(
     for value in [*planted.values(), es_settings["password"]]:
         assert value not in output
 
-    target = re.search(r"^Write target: (\S+)", proc.stdout, flags=re.MULTILINE)
+    target = re.search(r"^\s*Write target: (\S+)", proc.stdout, flags=re.MULTILINE)
     assert target is not None
     es_client.indices.refresh(index=target.group(1))
     shipped = es_client.count(
