@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from functools import lru_cache
 
 from django_reqlog.conf import IPNetwork
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# Addresses repeat (a few proxies, returning clients) and ipaddress parsing
+# is slow in pure Python; the cache is bounded.
+@lru_cache(maxsize=2048)
 def parse_ip(value: str) -> IPAddress | None:
     """Parse one forwarded hop leniently: brackets, ports and zone ids are allowed.
 

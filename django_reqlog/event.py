@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from django_reqlog.client_ip import resolve_client_ip
+from django_reqlog.client_ip import parse_ip, resolve_client_ip
 from django_reqlog.conf import derived
 from django_reqlog.redaction import (
     REDACTED,
@@ -128,7 +128,7 @@ def _build(facts: RequestFacts) -> dict[str, Any]:
         "route": facts.route,
         "view": facts.view,
         "client_ip": client_ip,
-        "peer_ip": resolve_client_ip(facts.remote_addr, "", ())[0],
+        "peer_ip": _peer_ip(facts.remote_addr),
         "proxy_chain": chain if facts.forwarded_for else None,
         "user_id": facts.user_id,
         "username": _cap(facts.username, 256) if facts.username is not None else None,
@@ -150,6 +150,11 @@ def _build(facts: RequestFacts) -> dict[str, Any]:
         "headers": _headers(facts.headers) if facts.headers is not None else None,
     }
     return fields
+
+
+def _peer_ip(remote_addr: str) -> str | None:
+    address = parse_ip(remote_addr) if remote_addr else None
+    return str(address) if address is not None else None
 
 
 def _has_port(host: str) -> bool:

@@ -332,7 +332,7 @@ def _nothing_to_mask_by_key(text: str) -> bool:
         json.loads(text)
     except (ValueError, RecursionError):
         return False
-    return not any(is_sensitive_key(key) for key in _OBJECT_KEY.findall(text))
+    return not any(is_sensitive_key(key) for key in set(_OBJECT_KEY.findall(text)))
 
 
 def _mask_json_string(token: str, also_sensitive: frozenset[str] | None, depth: int) -> str:
