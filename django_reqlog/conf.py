@@ -8,6 +8,7 @@ imported callables) are cached and dropped on ``setting_changed``.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -75,6 +76,58 @@ class Settings:
     @property
     def slow_request_ms(self) -> int:
         return int(getattr(settings, "REQLOG_SLOW_REQUEST_MS", 1000))
+
+    # Connection settings for the management commands (reqlog_setup,
+    # reqlog_check, reqlog_report --elasticsearch). Each falls back to the
+    # environment variable of the same name, so a compose stack or CI job can
+    # configure the commands without editing settings.
+
+    @property
+    def elasticsearch_url(self) -> str | None:
+        return _setting_or_env("REQLOG_ELASTICSEARCH_URL")
+
+    @property
+    def elasticsearch_username(self) -> str | None:
+        return _setting_or_env("REQLOG_ELASTICSEARCH_USERNAME")
+
+    @property
+    def elasticsearch_password(self) -> str | None:
+        return _setting_or_env("REQLOG_ELASTICSEARCH_PASSWORD")
+
+    @property
+    def elasticsearch_api_key(self) -> str | None:
+        return _setting_or_env("REQLOG_ELASTICSEARCH_API_KEY")
+
+    @property
+    def elasticsearch_ca_certs(self) -> str | None:
+        return _setting_or_env("REQLOG_ELASTICSEARCH_CA_CERTS")
+
+    @property
+    def elasticsearch_index(self) -> str | None:
+        return _setting_or_env("REQLOG_ELASTICSEARCH_INDEX")
+
+    @property
+    def elasticsearch_namespace(self) -> str:
+        return _setting_or_env("REQLOG_ELASTICSEARCH_NAMESPACE") or "default"
+
+    @property
+    def elasticsearch_mode(self) -> str:
+        return _setting_or_env("REQLOG_ELASTICSEARCH_MODE") or "auto"
+
+    @property
+    def elasticsearch_retention_days(self) -> int:
+        return int(_setting_or_env("REQLOG_ELASTICSEARCH_RETENTION_DAYS") or 30)
+
+    @property
+    def kibana_url(self) -> str | None:
+        return _setting_or_env("REQLOG_KIBANA_URL")
+
+
+def _setting_or_env(name: str) -> str | None:
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name)
+    return None if value in (None, "") else str(value)
 
 
 conf = Settings()

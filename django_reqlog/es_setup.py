@@ -17,7 +17,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+from django_reqlog.conf import conf
 
 logger = logging.getLogger(__name__)
 
@@ -51,66 +50,6 @@ class SetupError(Exception):
 
 
 # --------------------------------------------------------------------------- settings
-
-
-class ESSettings:
-    """``REQLOG_ELASTICSEARCH_*`` settings, read at use time.
-
-    Each falls back to the environment variable of the same name, so the
-    compose stack and CI can configure the commands without a settings edit.
-    """
-
-    @staticmethod
-    def _get(name: str, default: Any = None) -> Any:
-        value = getattr(settings, name, None)
-        if value is None:
-            value = os.environ.get(name)
-        return default if value in (None, "") else value
-
-    @property
-    def url(self) -> str | None:
-        value: str | None = self._get("REQLOG_ELASTICSEARCH_URL")
-        return value
-
-    @property
-    def username(self) -> str | None:
-        value: str | None = self._get("REQLOG_ELASTICSEARCH_USERNAME")
-        return value
-
-    @property
-    def password(self) -> str | None:
-        value: str | None = self._get("REQLOG_ELASTICSEARCH_PASSWORD")
-        return value
-
-    @property
-    def api_key(self) -> str | None:
-        value: str | None = self._get("REQLOG_ELASTICSEARCH_API_KEY")
-        return value
-
-    @property
-    def ca_certs(self) -> str | None:
-        value: str | None = self._get("REQLOG_ELASTICSEARCH_CA_CERTS")
-        return value
-
-    @property
-    def namespace(self) -> str:
-        return str(self._get("REQLOG_ELASTICSEARCH_NAMESPACE", "default"))
-
-    @property
-    def mode(self) -> str:
-        return str(self._get("REQLOG_ELASTICSEARCH_MODE", "auto"))
-
-    @property
-    def retention_days(self) -> int:
-        return int(self._get("REQLOG_ELASTICSEARCH_RETENTION_DAYS", 30))
-
-    @property
-    def kibana_url(self) -> str | None:
-        value: str | None = self._get("REQLOG_KIBANA_URL")
-        return value
-
-
-es_settings = ESSettings()
 
 
 def data_stream_name(namespace: str) -> str:
@@ -228,13 +167,13 @@ def resolve_connection(
     ``ElasticsearchHandler`` configured on ``django_reqlog``."""
     if url:
         return Connection(url, username, password, api_key, ca_certs, source="command line")
-    if es_settings.url:
+    if conf.elasticsearch_url:
         return Connection(
-            es_settings.url,
-            username or es_settings.username,
-            password or es_settings.password,
-            api_key or es_settings.api_key,
-            ca_certs or es_settings.ca_certs,
+            conf.elasticsearch_url,
+            username or conf.elasticsearch_username,
+            password or conf.elasticsearch_password,
+            api_key or conf.elasticsearch_api_key,
+            ca_certs or conf.elasticsearch_ca_certs,
             source="REQLOG_ELASTICSEARCH_URL",
         )
     for handler in handlers_of():

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_reqlog.conf import conf
 from django_reqlog.report import (
     DEFAULT_ES_INDEX,
     BadLines,
@@ -49,7 +50,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--index",
-            default=os.environ.get("REQLOG_ELASTICSEARCH_INDEX") or DEFAULT_ES_INDEX,
+            default=None,
             help="Index, alias, data stream or pattern to read (default: "
             f"REQLOG_ELASTICSEARCH_INDEX or {DEFAULT_ES_INDEX}).",
         )
@@ -134,10 +135,11 @@ class Command(BaseCommand):
         bad = BadLines()
         if use_es:
             client, url = self._es_client()
-            sources = [f"Elasticsearch {url} index {options['index']}"]
+            index = options["index"] or conf.elasticsearch_index or DEFAULT_ES_INDEX
+            sources = [f"Elasticsearch {url} index {index}"]
             documents: Iterator[tuple[str, dict[str, Any]]] = iter_elasticsearch(
                 client,
-                options["index"],
+                index,
                 since,
                 page_size=options["page_size"],
                 progress=bool(options["progress"]),
@@ -189,7 +191,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _es_client() -> tuple[Any, str]:
-        url = os.environ.get("REQLOG_ELASTICSEARCH_URL", "").strip()
+        url = (conf.elasticsearch_url or "").strip()
         if not url:
             raise CommandError("--elasticsearch needs REQLOG_ELASTICSEARCH_URL to be set")
         try:
@@ -200,14 +202,14 @@ class Command(BaseCommand):
                 "pip install 'django-reqlog[elasticsearch]'"
             ) from None
         kwargs: dict[str, Any] = {"request_timeout": 10, "max_retries": 1}
-        api_key = os.environ.get("REQLOG_ELASTICSEARCH_API_KEY")
-        username = os.environ.get("REQLOG_ELASTICSEARCH_USERNAME")
+        api_key = conf.elasticsearch_api_key
+        username = conf.elasticsearch_username
         # The client refuses both at once; an API key is the narrower grant.
         if api_key:
             kwargs["api_key"] = api_key
         elif username:
-            kwargs["basic_auth"] = (username, os.environ.get("REQLOG_ELASTICSEARCH_PASSWORD", ""))
-        ca_certs = os.environ.get("REQLOG_ELASTICSEARCH_CA_CERTS")
+            kwargs["basic_auth"] = (username, conf.elasticsearch_password or "")
+        ca_certs = conf.elasticsearch_ca_certs
         if ca_certs:
             kwargs["ca_certs"] = ca_certs
         client = Elasticsearch(url, **kwargs)

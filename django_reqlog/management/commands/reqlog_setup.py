@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_reqlog import es_setup
+from django_reqlog.conf import conf
 
 
 class Command(BaseCommand):
@@ -73,7 +74,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        settings = es_setup.es_settings
         password = os.environ.get(options["password_env"]) if options["password_env"] else None
         try:
             conn = es_setup.resolve_connection(
@@ -82,9 +82,9 @@ class Command(BaseCommand):
                 password=password,
                 ca_certs=options["ca_certs"],
             )
-            mode = options["mode"] or settings.mode
-            namespace = options["namespace"] or settings.namespace
-            retention = options["retention_days"] or settings.retention_days
+            mode = options["mode"] or conf.elasticsearch_mode
+            namespace = options["namespace"] or conf.elasticsearch_namespace
+            retention = options["retention_days"] or conf.elasticsearch_retention_days
             dry_run = options["dry_run"]
             client = es_setup.make_client(conn)
         except es_setup.SetupError as exc:
@@ -112,7 +112,7 @@ class Command(BaseCommand):
             f"Write target: {report.target} (mode {report.mode}, ILM "
             f"{'on' if report.ilm else 'unavailable'})"
         )
-        kibana_url = options["kibana_url"] or settings.kibana_url
+        kibana_url = options["kibana_url"] or conf.kibana_url
         if kibana_url:
             files = es_setup.kibana_ndjson_files(options["kibana_file"])
             if not files:
