@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from collections.abc import Iterator
@@ -10,8 +9,7 @@ import pytest
 
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 
-# TEMPORARY until tests/fixtures_es.py lands
-pytest_plugins = ["tests.fixtures_es"] if importlib.util.find_spec("tests.fixtures_es") else []
+pytest_plugins = ["tests.fixtures_es"]
 
 
 class Capture(logging.Handler):
