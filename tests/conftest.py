@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
+from tests.logging_support import attached
 
 pytest_plugins = ["tests.fixtures_es"]
 
@@ -43,15 +44,5 @@ class Capture(logging.Handler):
 
 @pytest.fixture
 def capture() -> Iterator[Capture]:
-    logger = logging.getLogger("django_reqlog")
-    handler = Capture()
-    old_level, old_propagate = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
+    with attached(Capture()) as handler:
         yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
-        logger.propagate = old_propagate

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from django_reqlog.formatters import ConsoleFormatter, ECSFormatter, LogstashFormatter
+from tests.logging_support import attached
 
 _COMMON: dict[str, Any] = {
     "derandomize": True,  # fixed seed: the same cases on every run and machine
@@ -111,18 +112,8 @@ class Collector(logging.Handler):
 
 @contextmanager
 def collecting() -> Iterator[Collector]:
-    logger = logging.getLogger("django_reqlog")
-    handler = Collector()
-    old_level, old_propagate = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
+    with attached(Collector()) as handler:
         yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
-        logger.propagate = old_propagate
 
 
 # -- secrets ---------------------------------------------------------------

@@ -26,6 +26,7 @@ from django_reqlog import es_setup
 from django_reqlog.event import RequestFacts
 from django_reqlog.handlers import ElasticsearchHandler
 from tests.fixtures_es import leaf_paths, template_field_types
+from tests.logging_support import attached
 
 pytestmark = pytest.mark.es
 
@@ -52,17 +53,10 @@ def shipper(
         metrics_interval=None,
     )
     handler.set_name("es-e2e")
-    logger = logging.getLogger("django_reqlog")
-    old_level, old_propagate = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
     try:
-        yield handler
+        with attached(handler, logging.INFO):
+            yield handler
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
-        logger.propagate = old_propagate
         handler.close()
 
 

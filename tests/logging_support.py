@@ -1,0 +1,27 @@
+"""Attach a handler to the ``django_reqlog`` logger for the length of a test."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+H = TypeVar("H", bound=logging.Handler)
+
+
+@contextmanager
+def attached(handler: H, level: int = logging.DEBUG) -> Iterator[H]:
+    """The only handler that sees request events meanwhile; the logger's level
+    and propagation are put back afterwards."""
+    logger = logging.getLogger("django_reqlog")
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
