@@ -191,3 +191,12 @@ FULL_CAPTURE = {
     "REQLOG_CAPTURE_RESPONSE_BODY": True,
     "REQLOG_TRUSTED_PROXIES": ["10.0.0.0/8"],
 }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the node is an ``es`` test, marked or not, so that
+    ``-m "not es"`` never runs (and skips) it for want of a node."""
+    for item in items:
+        if {"es_settings", "es_client"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.es)
