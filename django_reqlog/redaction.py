@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 from urllib.parse import unquote
 
 from django_reqlog.conf import conf, register_cache_clearer
@@ -246,6 +247,9 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
     """
     if also_sensitive is None and _nothing_to_mask_by_key(text):
         return scrub_text(text)
+    parsed = _mask_parsed(text, also_sensitive, _depth)
+    if parsed is not None:
+        return parsed
     out: list[str] = []
     pos = 0  # text[pos:] has not been copied to ``out`` yet
     stack: list[str] = []  # "{" or "["
@@ -333,6 +337,62 @@ def _nothing_to_mask_by_key(text: str) -> bool:
     except (ValueError, RecursionError):
         return False
     return not any(is_sensitive_key(key) for key in set(_OBJECT_KEY.findall(text)))
+
+
+_MISSING = object()
+
+
+def _mask_parsed(text: str, also_sensitive: frozenset[str] | None, depth: int) -> str | None:
+    """Mask a complete JSON document through the C parser: a few times faster
+    than the token scanner. None when the text is not complete JSON (cut off
+    by truncation, or not JSON at all) or nests too deep for the parser; the
+    scanner handles those. The result is re-serialised, so spacing is
+    normalised; keys, order and values are kept."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    everything = also_sensitive is not None and "__ALL__" in also_sensitive
+    root: list[Any] = [document]
+    stack: list[Any] = [root]  # containers whose children still need a look
+    while stack:
+        container = stack.pop()
+        items = container.items() if isinstance(container, dict) else enumerate(container)
+        for key, value in list(items):
+            if isinstance(container, dict) and _masked_key(key, also_sensitive, everything):
+                container[key] = REDACTED
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+            elif isinstance(value, str):
+                if depth < 2 and value.lstrip()[:1] in ("{", "["):
+                    container[key] = mask_json_text(value, also_sensitive, depth + 1)
+                elif _ESCAPED_IN_JSON.search(value):
+                    # Serialised, "Bearer\tx" would hide its shape from the
+                    # final pass; look at the decoded string instead.
+                    container[key] = scrub_text(value)
+            elif _card_like_int(value):
+                container[key] = REDACTED
+        if isinstance(container, dict) and any(_ESCAPED_IN_JSON.search(k) for k in container):
+            renamed = {scrub_text(k): v for k, v in container.items()}
+            container.clear()
+            container.update(renamed)
+    try:
+        serialised = json.dumps(root[0], ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return None
+    # Every other string and key is checked for secret shapes in one pass:
+    # the shapes contain no quotes, so no match can cross a JSON string.
+    return scrub_text(serialised)
+
+
+def _card_like_int(value: object) -> bool:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 10**12:
+        return False
+    text = str(value)
+    return scrub_text(text) != text
+
+
+_ESCAPED_IN_JSON = re.compile(r'[\x00-\x1f"\\]')
 
 
 def _mask_json_string(token: str, also_sensitive: frozenset[str] | None, depth: int) -> str:
