@@ -245,11 +245,16 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
     truncation (or not JSON at all) is masked as far as it goes. Values of
     sensitive keys are replaced whole, objects and arrays included.
     """
-    if also_sensitive is None and _nothing_to_mask_by_key(text):
-        return scrub_text(text)
-    parsed = _mask_parsed(text, also_sensitive, _depth)
-    if parsed is not None:
-        return parsed
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        document = _MISSING  # truncated, not JSON, or too deep: the scanner below
+    if document is not _MISSING:
+        if also_sensitive is None and _nothing_to_mask_by_key(text):
+            return scrub_text(text)
+        masked = _mask_parsed(document, also_sensitive, _depth)
+        if masked is not None:
+            return masked
     out: list[str] = []
     pos = 0  # text[pos:] has not been copied to ``out`` yet
     stack: list[str] = []  # "{" or "["
@@ -325,33 +330,22 @@ _LONG_DIGITS = re.compile(r"[0-9]{13}")
 
 
 def _nothing_to_mask_by_key(text: str) -> bool:
-    """True when ``text`` is well-formed JSON whose masking reduces to
-    ``scrub_text``: no sensitive key, no escapes (so no encoded shapes and no
-    JSON documents inside strings), and no number long enough to be a card.
-    The C parser checks this far faster than the token loop walks it; deep
-    nesting makes it raise RecursionError, and then the loop takes over."""
+    """For ``text`` already known to be well-formed JSON: True when masking it
+    reduces to ``scrub_text``, i.e. no sensitive key, no escapes (so no
+    encoded shapes and no JSON documents inside strings), and no number long
+    enough to be a card. The original text, spacing and all, is then kept."""
     if "\\" in text or _LONG_DIGITS.search(text):
-        return False
-    try:
-        json.loads(text)
-    except (ValueError, RecursionError):
         return False
     return not any(is_sensitive_key(key) for key in set(_OBJECT_KEY.findall(text)))
 
 
-_MISSING = object()
+_MISSING: Any = object()
 
 
-def _mask_parsed(text: str, also_sensitive: frozenset[str] | None, depth: int) -> str | None:
-    """Mask a complete JSON document through the C parser: a few times faster
-    than the token scanner. None when the text is not complete JSON (cut off
-    by truncation, or not JSON at all) or nests too deep for the parser; the
-    scanner handles those. The result is re-serialised, so spacing is
-    normalised; keys, order and values are kept."""
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+def _mask_parsed(document: Any, also_sensitive: frozenset[str] | None, depth: int) -> str | None:
+    """Mask a document the C parser read, a few times faster than the token
+    scanner. The result is re-serialised, so spacing is normalised; keys,
+    order and values are kept. None if it cannot be serialised again."""
     everything = also_sensitive is not None and "__ALL__" in also_sensitive
     root: list[Any] = [document]
     stack: list[Any] = [root]  # containers whose children still need a look
