@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.demo_support import demo_env, planted_secrets
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 
@@ -22,18 +22,8 @@ DEMO = REPO / "example_project" / "demo.py"
 def test_demo_ships_to_elasticsearch_and_reports_from_it(
     tmp_path: Path, es_settings: dict[str, str], es_client: Any
 ) -> None:
-    planted = {
-        "REQLOG_DEMO_PASSWORD": f"EsPlantedPw{secrets.token_hex(5)}",
-        "REQLOG_DEMO_TOKEN": secrets.token_hex(20),
-        "REQLOG_DEMO_ALICE_TOKEN": secrets.token_hex(20),
-    }
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("REQLOG_ELASTICSEARCH_", "REQLOG_LOGSTASH_", "REQLOG_LOG_FILE"))
-        and k not in {"DJANGO_SETTINGS_MODULE", "REQLOG_KIBANA_URL"}
-    }
-    env.update(planted)
+    planted = planted_secrets("Es")
+    env = demo_env(**planted)
     env["REQLOG_ELASTICSEARCH_URL"] = es_settings["url"]
     env["REQLOG_ELASTICSEARCH_USERNAME"] = es_settings["username"]
     env["REQLOG_ELASTICSEARCH_PASSWORD"] = es_settings["password"]

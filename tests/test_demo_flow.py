@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import secrets
 import subprocess
 import sys
 import time
@@ -23,19 +21,12 @@ from typing import Any
 import pytest
 
 from django_reqlog.report import lookup
+from tests.demo_support import demo_env, planted_secrets
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "example_project" / "demo.py"
-# Outputs that would switch the demo away from its embedded default.
-FOREIGN_ENV = (
-    "REQLOG_ELASTICSEARCH_URL",
-    "REQLOG_LOGSTASH_HOST",
-    "REQLOG_LOG_FILE",
-    "DJANGO_SETTINGS_MODULE",
-    "REQLOG_DEMO_VAR_DIR",
-)
 
 
 @dataclass
@@ -55,26 +46,14 @@ class DemoRun:
         return [e for e in self.events if lookup(e, "http.response.status_code") is not None]
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     var = tmp_path_factory.mktemp("demo-var")
-    planted = {
-        "REQLOG_DEMO_PASSWORD": f"TestPlantedPw{secrets.token_hex(5)}",
-        "REQLOG_DEMO_WRONG_PASSWORD": f"TestWrongPw{secrets.token_hex(5)}",
-        "REQLOG_DEMO_SIGNUP_PASSWORD": f"TestSignupPw{secrets.token_hex(5)}",
-        "REQLOG_DEMO_TOKEN": secrets.token_hex(20),
-        "REQLOG_DEMO_ALICE_TOKEN": secrets.token_hex(20),
-    }
+    planted = planted_secrets("Test")
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, str(DEMO), "--var-dir", str(var)],
-        env=clean_env(**planted),
+        env=demo_env(**planted),
         capture_output=True,
         text=True,
         timeout=300,

@@ -8,8 +8,6 @@ local ECS copy in this mode, so both sides can be compared.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import subprocess
 import sys
 from io import StringIO
@@ -18,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from tests.demo_support import demo_env, planted_secrets
 from tests.handlers_support import TCPReceiver, wait_for
 
 pytestmark = pytest.mark.slow
@@ -28,18 +27,8 @@ DEMO = REPO / "example_project" / "demo.py"
 
 def test_demo_ships_logstash_lines(tmp_path: Path) -> None:
     receiver = TCPReceiver().start()
-    planted = {
-        "REQLOG_DEMO_PASSWORD": f"LsPlantedPw{secrets.token_hex(5)}",
-        "REQLOG_DEMO_TOKEN": secrets.token_hex(20),
-        "REQLOG_DEMO_ALICE_TOKEN": secrets.token_hex(20),
-    }
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("REQLOG_ELASTICSEARCH_", "REQLOG_LOGSTASH_", "REQLOG_LOG_FILE"))
-        and k != "DJANGO_SETTINGS_MODULE"
-    }
-    env.update(planted)
+    planted = planted_secrets("Ls")
+    env = demo_env(**planted)
     env["REQLOG_LOGSTASH_HOST"] = "127.0.0.1"
     env["REQLOG_LOGSTASH_PORT"] = str(receiver.port)
     var = tmp_path / "var"
