@@ -7,14 +7,26 @@ from collections.abc import Callable
 from typing import Any
 
 _orjson_dumps: Callable[..., bytes] | None
+_loads: Callable[[str], Any]
 try:
     import orjson
 
     _orjson_dumps = orjson.dumps
     _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
+    _loads = orjson.loads
 except ImportError:  # pragma: no cover - exercised in environments without orjson
     _orjson_dumps = None
     _ORJSON_OPTS = 0
+    _loads = json.loads
+
+
+def is_json(text: str) -> bool:
+    """True when ``text`` is one well-formed JSON document."""
+    try:
+        _loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _fallback(value: Any) -> str:

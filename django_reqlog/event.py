@@ -179,10 +179,38 @@ def _mask_query(query_string: str) -> str:
     if not query_string:
         return ""
     query_string = query_string[: MAX_TEXT_FIELD * 2]
+    plain = _mask_plain_query(query_string) if _PLAIN_QUERY.fullmatch(query_string) else None
+    if plain is not None:
+        return _cap(plain)
     pairs = parse_qsl(query_string, keep_blank_values=True)
     if not pairs:
         return scrub_free_text(query_string)
     return _cap(urlencode(mask_pairs(pairs), safe="[]/:,", errors="backslashreplace"))
+
+
+# Nothing to decode and nothing urlencode() would escape: the masked query
+# can be put together from the pieces as they are, with the same result.
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~\-\[\]/:,=&]*")
+_PLAIN_VALUE_OUT = re.compile(r"[A-Za-z0-9_.~\-\[\]/:,]*")
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.~\-]{0,12}")
+
+
+def _mask_plain_query(query_string: str) -> str | None:
+    """None when a masked value holds something urlencode() would escape."""
+    out = []
+    for piece in query_string.split("&"):
+        if not piece:
+            continue  # parse_qsl skips empty pieces too
+        key, _, value = piece.partition("=")
+        if is_sensitive_key(key):
+            value = REDACTED
+        elif not _PLAIN_VALUE.fullmatch(value):
+            # Short plain words and numbers hold no secret shape; others are looked at.
+            value = scrub_value(value)
+        if not _PLAIN_VALUE_OUT.fullmatch(value):
+            return None
+        out.append(f"{key}={value}")
+    return "&".join(out)
 
 
 _USERINFO_PASSWORD = re.compile(r"(//[^/@:?#\s]*:)[^/@?#\s]*@")

@@ -177,45 +177,75 @@ def _put_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None
     node[path[-1]] = value
 
 
-# ECS field -> request field, in output order (after the constant event.* fields).
-_ECS_REQUEST_FIELDS: tuple[tuple[tuple[str, ...], str], ...] = tuple(
-    (tuple(dotted.split(".")), key)
-    for dotted, key in (
-        ("event.duration", "duration_ns"),
-        ("event.outcome", "outcome"),
-        ("http.version", "http_version"),
-        ("http.request.method", "method"),
-        ("http.request.id", "request_id"),
-        ("http.request.mime_type", "request_content_type"),
-        ("http.request.referrer", "referer"),
-        ("http.request.body.content", "request_body"),
-        ("http.request.body.bytes", "request_body_bytes"),
-        ("http.response.status_code", "status"),
-        ("http.response.mime_type", "response_content_type"),
-        ("http.response.body.bytes", "response_bytes"),
-        ("http.response.body.content", "response_body"),
-        ("url.path", "path"),
-        ("url.query", "query"),
-        ("url.original", "url_original"),
-        ("url.scheme", "scheme"),
-        ("url.domain", "domain"),
-        ("url.port", "port"),
-        ("client.ip", "client_ip"),
-        ("source.ip", "peer_ip"),
-        ("user.id", "user_id"),
-        ("user.name", "username"),
-        ("user_agent.original", "user_agent"),
-        ("trace.id", "trace_id"),
-        ("reqlog.route", "route"),
-        ("reqlog.view", "view"),
-        ("reqlog.slow", "slow"),
-        ("reqlog.request.body.truncated", "request_body_truncated"),
-        ("reqlog.request.body.kind", "request_body_kind"),
-        ("reqlog.response.body.truncated", "response_body_truncated"),
-        ("reqlog.proxy_chain", "proxy_chain"),
-        ("reqlog.request.headers", "headers"),
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without its None entries (absent facts are left out, not null)."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _ecs_request(doc: dict[str, Any], event: dict[str, Any], f: dict[str, Any]) -> None:
+    """Place one request's fields at their ECS paths; fields without an ECS
+    home go under ``reqlog.*``. Written out by hand: this runs for every event."""
+    event["kind"] = "event"
+    event["category"] = ["web"]
+    event["type"] = ["access", "error"] if f["status"] >= 500 else ["access"]
+    event["dataset"] = "django.reqlog"
+    event["module"] = "django"
+    event["duration"] = f["duration_ns"]
+    event["outcome"] = f["outcome"]
+    request = _compact(
+        {
+            "id": f["request_id"],
+            "method": f["method"],
+            "mime_type": f["request_content_type"],
+            "referrer": f["referer"],
+            "body": _compact({"content": f["request_body"], "bytes": f["request_body_bytes"]})
+            or None,
+        }
     )
-)
+    response = _compact(
+        {
+            "status_code": f["status"],
+            "mime_type": f["response_content_type"],
+            "body": _compact({"bytes": f["response_bytes"], "content": f["response_body"]}) or None,
+        }
+    )
+    doc["http"] = _compact({"version": f["http_version"], "request": request, "response": response})
+    doc["url"] = _compact(
+        {
+            "path": f["path"],
+            "query": f["query"],
+            "original": f["url_original"],
+            "scheme": f["scheme"],
+            "domain": f["domain"],
+            "port": f["port"],
+        }
+    )
+    if f["client_ip"] is not None:
+        doc["client"] = {"ip": f["client_ip"]}
+    if f["peer_ip"] is not None:
+        doc["source"] = {"ip": f["peer_ip"]}
+    user = _compact({"id": f["user_id"], "name": f["username"]})
+    if user:
+        doc["user"] = user
+    if f["user_agent"] is not None:
+        doc["user_agent"] = {"original": f["user_agent"]}
+    if f["trace_id"] is not None:
+        doc["trace"] = {"id": f["trace_id"]}
+    body = _compact({"truncated": f["request_body_truncated"], "kind": f["request_body_kind"]})
+    reqlog = _compact(
+        {
+            "route": f["route"],
+            "view": f["view"],
+            "slow": f["slow"],
+            "request": _compact({"body": body or None, "headers": f["headers"]}) or None,
+            "response": _compact(
+                {"body": _compact({"truncated": f["response_body_truncated"]}) or None}
+            )
+            or None,
+            "proxy_chain": f["proxy_chain"],
+        }
+    )
+    doc["reqlog"] = reqlog
 
 
 class ECSFormatter(_JSONFormatter):
@@ -250,33 +280,43 @@ class ECSFormatter(_JSONFormatter):
             "@timestamp": _iso(record.created),
             "log.level": record.levelname.lower(),
             "message": _message(record),
+            "ecs": {"version": ECS_VERSION},
+            "log": {
+                "logger": record.name,
+                "origin": {
+                    "file": _compact({"name": record.filename, "line": record.lineno}),
+                    "function": record.funcName,
+                },
+            },
+            "process": _compact({"pid": record.process, "thread": {"name": record.threadName}}),
+            "host": {"hostname": self.hostname},
         }
-        out: dict[str, Any] = {}
-        _put(out, "ecs.version", ECS_VERSION)
-        _put(out, "log.logger", record.name)
-        _put(out, "log.origin.file.name", record.filename)
-        _put(out, "log.origin.file.line", record.lineno)
-        _put(out, "log.origin.function", record.funcName)
-        _put(out, "process.pid", record.process)
-        _put(out, "process.thread.name", record.threadName)
-        _put(out, "host.hostname", self.hostname)
-        _put(out, "service.name", self.service_name)
-        _put(out, "event.id", getattr(record, "event_id", None))
-        request_id = getattr(record, "request_id", None) or get_request_id()
-        if request_id and request_id != "-":
-            _put(out, "http.request.id", request_id)
+        if self.service_name is not None:
+            doc["service"] = {"name": self.service_name}
+        event: dict[str, Any] = {}
+        doc["event"] = event
+        event_id = getattr(record, "event_id", None)
+        if event_id is not None:
+            event["id"] = event_id
         facts = _facts(record)
         fields = _fields(facts) if facts is not None else None
         if fields is not None:
-            self._request(out, fields)
+            _ecs_request(doc, event, fields)
+        else:
+            request_id = getattr(record, "request_id", None) or get_request_id()
+            if request_id and request_id != "-":
+                doc["http"] = {"request": {"id": request_id}}
         shipper = getattr(record, "reqlog_shipper", None)
         if isinstance(shipper, dict):
-            _put(out, "event.kind", "metric")
-            _put(out, "event.action", "shipper-health")
-            _put(out, "event.dataset", "django.reqlog")
+            event["kind"] = "metric"
+            event["action"] = "shipper-health"
+            event["dataset"] = "django.reqlog"
             for key, value in shipper.items():
-                _put(out, f"reqlog.shipper.{key}", value)
-        self._error(out, record)
+                _put(doc, f"reqlog.shipper.{key}", value)
+        if not event:
+            del doc["event"]
+        if record.exc_info or record.exc_text:
+            self._error(doc, record)
         if self.extra_namespace:
             extras = {
                 k: v
@@ -284,23 +324,8 @@ class ECSFormatter(_JSONFormatter):
                 if k not in _STANDARD_ATTRS and k not in _OURS and not k.startswith("_")
             }
             if extras:
-                _put(out, self.extra_namespace, extras)
-        # ``log.level`` stays dotted at the top, as ecs-logging writes it;
-        # Elasticsearch merges it with the nested ``log`` object.
-        doc.update(out)
+                _put(doc, self.extra_namespace, extras)
         return doc
-
-    @staticmethod
-    def _request(out: dict[str, Any], f: dict[str, Any]) -> None:
-        _put_path(out, ("event", "kind"), "event")
-        _put_path(out, ("event", "category"), ["web"])
-        _put_path(out, ("event", "type"), ["access", "error"] if f["status"] >= 500 else ["access"])
-        _put_path(out, ("event", "dataset"), "django.reqlog")
-        _put_path(out, ("event", "module"), "django")
-        for path, key in _ECS_REQUEST_FIELDS:
-            value = f[key]
-            if value is not None:
-                _put_path(out, path, value)
 
     @staticmethod
     def _error(out: dict[str, Any], record: logging.LogRecord) -> None:

@@ -33,6 +33,7 @@ from django_reqlog.request_id import _current, accept_or_generate, trace_id_from
 logger = logging.getLogger("django_reqlog")
 
 _EXC_ATTR = "_reqlog_exc_info"
+_SESSION_KEY = "_auth_user_id"  # django.contrib.auth.SESSION_KEY, without importing auth
 
 
 class _Config:
@@ -438,13 +439,39 @@ def _lazy_unevaluated(user: object) -> bool:
 
 
 def _user_unevaluated(request: HttpRequest) -> bool:
-    return _lazy_unevaluated(getattr(request, "user", None))
+    user = getattr(request, "user", None)
+    return _lazy_unevaluated(user) and not _certainly_anonymous(request, user)
+
+
+# The lambda Django's AuthenticationMiddleware wraps ``get_user`` in (4.2-5.x).
+_DJANGO_LAZY_USER = ("django.contrib.auth.middleware", "process_request.<locals>.<lambda>")
+
+
+def _certainly_anonymous(request: HttpRequest, user: SimpleLazyObject) -> bool:
+    """True when loading Django's lazy user could only give AnonymousUser: it
+    comes from AuthenticationMiddleware and the session has no key (no cookie)
+    and no login in it. Most anonymous traffic then costs no session load."""
+    try:
+        setup = user._setupfunc  # type: ignore[attr-defined]
+        if getattr(setup, "__module__", None) != _DJANGO_LAZY_USER[0] or not getattr(
+            setup, "__qualname__", ""
+        ).endswith(_DJANGO_LAZY_USER[1]):
+            return False
+        session = request.session
+        if session.session_key is not None:
+            return False
+        cache = getattr(session, "_session_cache", None)
+        return cache is None or _SESSION_KEY not in cache
+    except Exception:
+        return False
 
 
 def _resolve_user(request: HttpRequest) -> None:
     """Evaluate a lazy ``request.user`` so the event can name the user."""
     user = getattr(request, "user", None)
-    if user is not None and _lazy_unevaluated(user):
+    if (
+        user is not None and _lazy_unevaluated(user) and not _certainly_anonymous(request, user)  # type: ignore[arg-type]
+    ):
         # Loading the user reads the session, and SessionMiddleware answers a
         # read session with "Vary: Cookie". Our read must not change the
         # response, so the session's "accessed" flag is put back.

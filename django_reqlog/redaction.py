@@ -13,9 +13,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+from django_reqlog._json import is_json
 from django_reqlog.conf import conf, register_cache_clearer
 
 REDACTED = "[REDACTED]"
+_QUOTED_REDACTED = f'"{REDACTED}"'
 
 # Normalised (lower-case, alphanumerics only) names that are secret wherever
 # they appear inside a key: "user.password", "X-Api-Key", "client_secret".
@@ -90,6 +92,9 @@ _GROUP_SEPARATOR = re.compile(r"([ -])")
 # A match always starts at the first digit of its run: a later start would
 # see fewer digits. No lookbehind, so the engine can skip to digits quickly.
 _CARD_LENGTH_RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
+_NUMBER_TAIL = re.compile(r"(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+# A superset of the runs above: from a digit to a digit, 13 characters or more.
+_DIGIT_RUN = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
 _BEARER_RE = re.compile(_BEARER)
 _JWT_RE = re.compile(_JWT)
 _BEARER_WORDS = ("bearer", "token", "basic")
@@ -149,9 +154,13 @@ def _mask_cards_in_run(match: re.Match[str]) -> str:
     return "".join(out)
 
 
-def scrub_text(text: str) -> str:
+def scrub_text(text: str, *, json_text: bool = False) -> str:
     """Mask values that look secret whatever their key: tokens, JWTs, card numbers
-    (13-19 digits passing the Luhn check, optionally grouped by spaces or dashes)."""
+    (13-19 digits passing the Luhn check, optionally grouped by spaces or dashes).
+
+    ``json_text``: ``text`` is JSON without escapes, so a card written as a
+    bare number is replaced by a quoted placeholder and the JSON stays valid.
+    """
     # Cheap substring tests first: most text holds none of these shapes, and
     # a regex alternation is tried at every position of the text.
     lowered = text.lower()
@@ -163,8 +172,32 @@ def scrub_text(text: str) -> str:
     if extra is not None:
         text = extra.sub(REDACTED, text)
     if len(text) >= 13:
-        text = _CARD_LENGTH_RUN.sub(_mask_cards_in_run, text)
+        text = _mask_cards(text, json_text)
     return text
+
+
+def _mask_cards(text: str, json_text: bool = False) -> str:
+    # The exact pattern is slow to try at every digit of a long text; a
+    # plain run of digits, spaces and dashes is found far faster, and every
+    # exact match lies inside one, so the exact pattern only runs there.
+    out: list[str] = []
+    copied = 0
+    for run in _DIGIT_RUN.finditer(text):
+        start, end = run.span()
+        masked = _CARD_LENGTH_RUN.sub(_mask_cards_in_run, text[start:end])
+        if masked != text[start:end]:
+            if json_text and not text.count('"', 0, start) % 2:
+                # Outside strings it is one bare number: mask all of it, quoted.
+                start -= text[start - 1 : start] == "-"
+                end = _NUMBER_TAIL.match(text, end).end()  # type: ignore[union-attr]
+                masked = _QUOTED_REDACTED
+            out.append(text[copied:start])
+            out.append(masked)
+            copied = end
+    if not out:
+        return text
+    out.append(text[copied:])
+    return "".join(out)
 
 
 # ``password=x``, ``token: x``, ``"secret": "x"``, ``'pwd': 'x'``. A value
@@ -233,7 +266,6 @@ _JSON_TOKEN = re.compile(
     r'|[^\s{}\[\]:,"]+',
     re.S,
 )
-_QUOTED_REDACTED = f'"{REDACTED}"'
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
@@ -245,13 +277,15 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
     truncation (or not JSON at all) is masked as far as it goes. Values of
     sensitive keys are replaced whole, objects and arrays included.
     """
+    if also_sensitive is None and "\\" not in text:
+        masked = _mask_plain_json(text)
+        if masked is not None:
+            return masked
     try:
         document = json.loads(text)
     except (ValueError, RecursionError):
         document = _MISSING  # truncated, not JSON, or too deep: the scanner below
     if document is not _MISSING:
-        if also_sensitive is None and _nothing_to_mask_by_key(text):
-            return scrub_text(text)
         masked = _mask_parsed(document, also_sensitive, _depth)
         if masked is not None:
             return masked
@@ -325,18 +359,55 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
 
 
 _PLAIN_LITERAL = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
-_OBJECT_KEY = re.compile(r'"([^"\\]*)"\s*:')
-_LONG_DIGITS = re.compile(r"[0-9]{13}")
+_LONG_DIGITS = re.compile(r"[0-9]{13,}")
+_JSON_WS = " \t\r\n"
+_QUOTE_THEN_SPACE = ('" ', '"\t', '"\r', '"\n')
+_COLON = re.compile(r"[ \t\r\n]*:[ \t\r\n]*")
+_value_end = json.JSONDecoder().raw_decode  # the C scanner: where a JSON value ends
 
 
-def _nothing_to_mask_by_key(text: str) -> bool:
-    """For ``text`` already known to be well-formed JSON: True when masking it
-    reduces to ``scrub_text``, i.e. no sensitive key, no escapes (so no
-    encoded shapes and no JSON documents inside strings), and no number long
-    enough to be a card. The original text, spacing and all, is then kept."""
-    if "\\" in text or _LONG_DIGITS.search(text):
-        return False
-    return not any(is_sensitive_key(key) for key in set(_OBJECT_KEY.findall(text)))
+def _mask_plain_json(text: str) -> str | None:
+    """The fast path for well-formed JSON without a single backslash, the
+    common case: sensitive values are cut out of the text itself and the rest
+    is kept as sent. None when ``text`` needs the full walk: not JSON, or it
+    has escapes (encoded keys, JSON inside strings).
+
+    Without backslashes every ``"`` opens or closes a string, so splitting on
+    it lines the pieces up exactly: odd pieces are string contents, and a
+    string is a key when the piece after it starts with a colon.
+    """
+    if not is_json(text):
+        return None
+    parts = text.split('"')
+    following = zip(parts[1::2], parts[2::2], strict=False)
+    if any(space in text for space in _QUOTE_THEN_SPACE):
+        keys = {key for key, after in following if after.lstrip(_JSON_WS)[:1] == ":"}
+    else:  # the usual spacing, ``"key": value``: no need to skip whitespace
+        keys = {key for key, after in following if after[:1] == ":"}
+    hits = [key for key in keys if is_sensitive_key(key)]
+    if not hits:
+        return scrub_text(text, json_text=True)
+    spans: list[tuple[int, int]] = []
+    for key in hits:
+        needle = f'"{key}"'
+        at = text.find(needle)
+        while at != -1:
+            after = at + len(needle)
+            colon = _COLON.match(text, after)
+            # An even number of quotes before it: the needle opens a string.
+            if colon is not None and not text.count('"', 0, at) % 2:
+                start = colon.end()
+                spans.append((start, _value_end(text, start)[1]))
+            at = text.find(needle, after)
+    out: list[str] = []
+    copied = 0
+    for start, end in sorted(spans):
+        if start >= copied:  # not inside a value masked already
+            out.append(text[copied:start])
+            out.append(_QUOTED_REDACTED)
+            copied = end
+    out.append(text[copied:])
+    return scrub_text("".join(out), json_text=True)
 
 
 _MISSING: Any = object()
