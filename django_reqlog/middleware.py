@@ -447,15 +447,15 @@ def _user_unevaluated(request: HttpRequest) -> bool:
 _DJANGO_LAZY_USER = ("django.contrib.auth.middleware", "process_request.<locals>.<lambda>")
 
 
-def _certainly_anonymous(request: HttpRequest, user: SimpleLazyObject) -> bool:
+def _certainly_anonymous(request: HttpRequest, user: Any) -> bool:
     """True when loading Django's lazy user could only give AnonymousUser: it
     comes from AuthenticationMiddleware and the session has no key (no cookie)
     and no login in it. Most anonymous traffic then costs no session load."""
     try:
-        setup = user._setupfunc  # type: ignore[attr-defined]
-        if getattr(setup, "__module__", None) != _DJANGO_LAZY_USER[0] or not getattr(
-            setup, "__qualname__", ""
-        ).endswith(_DJANGO_LAZY_USER[1]):
+        setup = user._setupfunc
+        module = getattr(setup, "__module__", None)
+        qualname = getattr(setup, "__qualname__", "")
+        if module != _DJANGO_LAZY_USER[0] or not qualname.endswith(_DJANGO_LAZY_USER[1]):
             return False
         session = request.session
         if session.session_key is not None:
@@ -469,9 +469,7 @@ def _certainly_anonymous(request: HttpRequest, user: SimpleLazyObject) -> bool:
 def _resolve_user(request: HttpRequest) -> None:
     """Evaluate a lazy ``request.user`` so the event can name the user."""
     user = getattr(request, "user", None)
-    if (
-        user is not None and _lazy_unevaluated(user) and not _certainly_anonymous(request, user)  # type: ignore[arg-type]
-    ):
+    if user is not None and _lazy_unevaluated(user) and not _certainly_anonymous(request, user):
         # Loading the user reads the session, and SessionMiddleware answers a
         # read session with "Vary: Cookie". Our read must not change the
         # response, so the session's "accessed" flag is put back.
