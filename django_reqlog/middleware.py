@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 
+from django_reqlog._record import make_record
 from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, TeeStream, once
 from django_reqlog.conf import clear_caches, conf, derived, register_cache_clearer
@@ -374,12 +375,17 @@ class RequestLogMiddleware:
         exc_info = None
         if request is not None:
             exc_info = request.__dict__.pop(_EXC_ATTR, None)
-        logger.log(
+        here = sys._getframe()
+        record = make_record(
+            logger,
             _level(status),
             _EventMessage(facts),
-            exc_info=exc_info,
-            extra={"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id},
+            exc_info,
+            {"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id},
+            pathname=here.f_code.co_filename,
+            lineno=here.f_lineno,
         )
+        logger.handle(record)
 
 
 def _level(status: int) -> int:
