@@ -136,6 +136,35 @@ def test_stalled_tcp_sink_never_blocks_emit(make_handler: Any) -> None:
     receiver.stop()
 
 
+@pytest.mark.parametrize("transport", ["http", "tcp"])
+def test_a_stuck_send_does_not_stop_the_queue_draining(make_handler: Any, transport: str) -> None:
+    """While one send hangs on a stalled sink, the worker keeps taking records
+    off a small queue and spools them: a steady stream is never dropped."""
+    stalled = TCPReceiver(mode="stall").start()  # accepts, never reads, never answers
+    handler = make_handler(
+        "127.0.0.1", stalled.port, transport, queue_size=100, timeout=60.0, close_timeout=1.0
+    )
+    payload = "y" * 4000  # over TCP, enough to fill the kernel buffers and block
+    total = 0
+    for burst in range(30):
+        for i in range(50):
+            handler.handle(record(f"s {burst}-{i} {payload}"))
+            total += 1
+        threading.Event().wait(0.05)
+    assert wait_for(lambda: handler._queue.empty() and handler.metrics.backlog > 0)
+    metrics = handler.metrics.snapshot()
+    assert metrics["dropped"] == 0
+    assert metrics["queued"] == total
+    # The first send is still stuck (timeout 60 s); what came after is spooled.
+    assert handler._worker.in_flight
+    handler.close()
+    after = handler.metrics.snapshot()
+    backlog = sum(p["backlog"] for p in directory_status(handler.spool_dir))
+    assert after["dropped"] == 0 and after["failed"] == 0
+    assert after["sent"] + backlog == total
+    stalled.stop()
+
+
 def test_stalled_http_sink_close_leaves_everything_spooled_for_the_next_start(
     make_handler: Any, tmp_path: Path
 ) -> None:
@@ -414,11 +443,17 @@ def test_wait_idle_waits_for_a_batch_already_in_flight(make_handler: Any) -> Non
         for i in range(20):
             handler.handle(record(f"w {i}"))
         assert wait_for(lambda: receiver.arrived == 1)
+
         # Answer the held batch only once wait_idle has asked for a flush
-        # round-trip (a FlushRequest in the queue): a wait_idle that trusts
-        # "queue and pending are empty" returns before that ever happens.
+        # round-trip (a FlushRequest in the queue, or already taken off it by
+        # the worker, which holds it until the send in progress is over): a
+        # wait_idle that trusts "queue and pending are empty" returns before
+        # that ever happens.
+        def flush_requested() -> bool:
+            return not handler._queue.empty() or handler._worker.held is not None
+
         opener = threading.Thread(
-            target=lambda: wait_for(lambda: not handler._queue.empty()) and gate.set(),
+            target=lambda: wait_for(flush_requested) and gate.set(),
             daemon=True,
         )
         opener.start()

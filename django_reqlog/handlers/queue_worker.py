@@ -66,6 +66,53 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     return jittered
 
 
+class _SendJob:
+    __slots__ = ("done", "error", "items", "result", "timeout")
+
+    def __init__(self, items: list[Item], timeout: float) -> None:
+        self.items = items
+        self.timeout = timeout
+        self.done = threading.Event()
+        self.result: SendResult | None = None
+        self.error: BaseException | None = None
+
+
+class _Sender:
+    """Runs the worker's sends, one at a time, on a thread of their own.
+
+    A send can block for its whole timeout on a stalled sink. Meanwhile the
+    worker keeps taking records off the queue, formatting them (records hold
+    the request's objects; bytes do not) and spooling them, so the queue never
+    fills with an outage and nothing is dropped. A daemon thread: a send stuck
+    at exit must not hold the interpreter (close() aborts it first anyway).
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Transport, _SendJob]] = queue.SimpleQueue()
+        self._name = name
+        self._thread: threading.Thread | None = None
+
+    def submit(self, transport: Transport, job: _SendJob) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+        self._jobs.put((transport, job))
+
+    def _run(self) -> None:
+        while True:
+            transport, job = self._jobs.get()
+            try:
+                job.result = transport.send(job.items, job.timeout)
+            except BaseException as exc:  # handed to the worker, which reports it
+                job.error = exc
+            finally:
+                job.done.set()
+
+
+# How often a worker waiting on a send takes in newly queued records.
+_SEND_POLL = 0.02
+
+
 class Worker:
     def __init__(
         self,
@@ -105,6 +152,9 @@ class Worker:
         self.next_retry = 0.0
         self._last_metric_bad = 0
         self.thread = threading.Thread(target=self._run, name=f"reqlog-shipper-{name}", daemon=True)
+        self.sender = _Sender(f"reqlog-sender-{name}")
+        # A flush request met while a send was in progress: handled after it.
+        self.held: object | None = None
 
     def start(self) -> None:
         self.thread.start()
@@ -154,10 +204,13 @@ class Worker:
 
     def _collect(self, timeout: float) -> None:
         """Block up to ``timeout`` for a record, then drain without blocking."""
-        try:
-            obj = self.records.get(timeout=timeout)
-        except queue.Empty:
-            return
+        if self.held is not None:
+            obj, self.held = self.held, None
+        else:
+            try:
+                obj = self.records.get(timeout=timeout)
+            except queue.Empty:
+                return
         while True:
             self._take(obj)
             # Formatting (parsing, masking) is pure Python and holds the GIL;
@@ -198,6 +251,12 @@ class Worker:
         if item is None:
             return
         with self.lock:
+            if self.abandoned:
+                # close() spooled everything else and closed the store while
+                # a send was stuck; this one was taken off the queue just before.
+                self.metrics.failed += 1
+                self.metrics.last_failure = "event taken in as close() gave up on a stuck send"
+                return
             self.pending.append(item)
             self.pending_bytes += len(item[1])
 
@@ -230,7 +289,14 @@ class Worker:
         try:
             if self.transport is None:
                 self.transport = self.transport_factory()
-            result = self.transport.send(items, timeout)
+            job = _SendJob(items, timeout)
+            self.sender.submit(self.transport, job)
+            while not job.done.wait(_SEND_POLL):
+                self._take_in_while_sending()
+            if job.error is not None:
+                raise job.error
+            assert job.result is not None
+            result = job.result
         except Exception as exc:
             message = f"send to {self.target} failed: {exc!r}"
             self.metrics.last_failure = message
@@ -250,6 +316,27 @@ class Worker:
             self.attempt = 0
             self.next_retry = 0.0
         return result
+
+    def _take_in_while_sending(self) -> None:
+        """While a send is in progress: format what is queued, and spool it
+        once a batch is full (the send may be stuck for its whole timeout)."""
+        while self.held is None and not self.abandoned:
+            try:
+                obj = self.records.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(obj, logging.LogRecord):
+                self._add(obj)
+                time.sleep(0)  # as in _collect: let a waiting request thread in
+            elif isinstance(obj, FlushRequest):
+                self.held = obj  # everything before it must go out first
+            if self._batch_full():
+                with self.lock:
+                    if self.abandoned:
+                        return
+                    items, self.pending, self.pending_bytes = self.pending, [], 0
+                    # Sent later, from the spool, in the order they were queued.
+                    self.store.store(items)
 
     def _replay(self, deadline: float, timeout: float | None = None) -> None:
         """Send the backlog oldest-first until it is empty, a retry is due, or time's up."""
@@ -379,6 +466,13 @@ class Worker:
                 self._replay(deadline, timeout=min(self.opts.timeout, remaining))
                 if self.store.backlog >= before and self.next_retry:
                     break  # the sink refused; leave the rest for the next start
+            with self.lock:
+                # Taken in while the replay above was sending.
+                if not self.abandoned and self.pending:
+                    items, self.pending, self.pending_bytes = self.pending, [], 0
+                    self.store.store(items)
+            if isinstance(self.held, FlushRequest):
+                self.held.done.set()
             self._maintain()
         except Exception as exc:
             warn(f"shipper close error: {exc!r}", key="worker-close")
