@@ -71,6 +71,22 @@ class RequestFacts:
     _fields: dict[str, Any] | None = field(default=None, repr=False)
 
 
+class EventMessage:
+    """A request record's message, rendered from masked fields only when formatted."""
+
+    __slots__ = ("facts",)
+
+    def __init__(self, facts: RequestFacts) -> None:
+        self.facts = facts
+
+    def __str__(self) -> str:
+        fields = request_fields(self.facts)
+        return f"{fields['method']} {fields['url_original']} {fields['status']}"
+
+    def __repr__(self) -> str:
+        return f"<request event {self.facts.event_id}>"
+
+
 def request_fields(facts: RequestFacts) -> dict[str, Any]:
     """Safe, masked fields for one request; computed once per event and shared
     by every formatter that sees the record."""

@@ -28,7 +28,7 @@ from django_reqlog._record import make_record
 from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, TeeStream, once
 from django_reqlog.conf import clear_caches, conf, derived, register_cache_clearer
-from django_reqlog.event import RequestFacts, is_textual, request_fields
+from django_reqlog.event import EventMessage, RequestFacts, is_textual
 from django_reqlog.request_id import _current, accept_or_generate, trace_id_from_traceparent
 
 logger = logging.getLogger("django_reqlog")
@@ -139,22 +139,6 @@ class _State:
         self.token = token
         self.started_at = time.time()
         self.start_ns = time.perf_counter_ns()
-
-
-class _EventMessage:
-    """The record's message, rendered from masked fields only when formatted."""
-
-    __slots__ = ("facts",)
-
-    def __init__(self, facts: RequestFacts) -> None:
-        self.facts = facts
-
-    def __str__(self) -> str:
-        fields = request_fields(self.facts)
-        return f"{fields['method']} {fields['url_original']} {fields['status']}"
-
-    def __repr__(self) -> str:
-        return f"<request event {self.facts.event_id}>"
 
 
 class RequestLogMiddleware:
@@ -379,7 +363,7 @@ class RequestLogMiddleware:
         record = make_record(
             logger,
             _level(status),
-            _EventMessage(facts),
+            EventMessage(facts),
             exc_info,
             {"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id},
             pathname=here.f_code.co_filename,

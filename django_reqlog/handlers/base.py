@@ -22,6 +22,7 @@ from typing import Any
 
 from django_reqlog.request_id import get_request_id
 
+from .frozen import freeze
 from .metrics import ShipperMetrics
 from .queue_worker import WAKE, FlushRequest, Worker, WorkerOptions
 from .spool import SpoolStore, _inherited
@@ -232,7 +233,7 @@ class ShipperHandler(logging.Handler):
                 request_id = get_request_id()
                 if request_id is not None:
                     record.request_id = request_id
-            self._queue.put_nowait(record)
+            self._queue.put_nowait(freeze(record))
             self.metrics.queued += 1
         except queue.Full:
             self.metrics.dropped_at_emit += 1

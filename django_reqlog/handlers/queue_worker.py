@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django_reqlog._stderr import warn
 
+from .frozen import thaw
 from .metrics import ShipperMetrics, write_status_file
 from .spool import Item, SpoolStore
 from .transport import SendResult, Transport
@@ -213,10 +214,7 @@ class Worker:
                 return
         while True:
             self._take(obj)
-            # Formatting (parsing, masking) is pure Python and holds the GIL;
-            # yield it after each record so a request thread waiting for it
-            # gets in at once instead of after a whole switch interval (5 ms).
-            time.sleep(0)
+            self._yield_to_requests()
             if self._batch_full():
                 self._deliver()
             try:
@@ -224,9 +222,21 @@ class Worker:
             except queue.Empty:
                 return
 
+    def _yield_to_requests(self) -> None:
+        """Formatting (parsing, masking) is pure Python and holds the GIL; hand
+        it over after each record, so a request thread waiting for it gets in
+        at once instead of after a whole switch interval (5 ms). Except when
+        the queue is more than half full: a process kept busy by its requests
+        would otherwise starve the worker until the queue overflows and drops
+        events. Then the worker takes its share of the CPU, and requests wait."""
+        maxsize = self.records.maxsize
+        if maxsize <= 0 or self.records.qsize() * 2 < maxsize:
+            time.sleep(0)
+
     def _take(self, obj: object) -> None:
-        if isinstance(obj, logging.LogRecord):
-            self._add(obj)
+        record = thaw(obj)
+        if record is not None:
+            self._add(record)
         elif isinstance(obj, FlushRequest):
             self._deliver()
             obj.done.set()
@@ -325,9 +335,10 @@ class Worker:
                 obj = self.records.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(obj, logging.LogRecord):
-                self._add(obj)
-                time.sleep(0)  # as in _collect: let a waiting request thread in
+            record = thaw(obj)
+            if record is not None:
+                self._add(record)
+                self._yield_to_requests()
             elif isinstance(obj, FlushRequest):
                 self.held = obj  # everything before it must go out first
             if self._batch_full():
@@ -425,8 +436,9 @@ class Worker:
                     obj = self.records.get_nowait()
                 except queue.Empty:
                     break
-                if isinstance(obj, logging.LogRecord):
-                    item = self._format(obj)
+                record = thaw(obj)
+                if record is not None:
+                    item = self._format(record)
                     if item is not None:
                         items.append(item)
                 elif isinstance(obj, FlushRequest):

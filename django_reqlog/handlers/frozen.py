@@ -1,0 +1,57 @@
+"""Request events as they wait in a shipper's queue: flat tuples of plain values.
+
+A queued LogRecord (its dict, its RequestFacts, its message object) is four
+objects the garbage collector must track. Records that wait in the queue
+outlive a young collection and get promoted, and enough promoted objects make
+CPython run a full collection, which walks the whole heap of a Django process:
+tens of milliseconds, on whichever request thread happens to allocate next.
+A tuple holding only strings, numbers, bytes and None is dropped from the
+collector's lists at its first collection, so a request event is queued as
+one. This is copying, not formatting: nothing is parsed or masked here.
+"""
+
+from __future__ import annotations
+
+import logging
+from operator import attrgetter
+from typing import Any
+
+from django_reqlog._record import RequestRecord
+from django_reqlog.event import EventMessage, RequestFacts
+
+_TAG = "django_reqlog.frozen-request-event"
+_FACT_NAMES = tuple(RequestFacts.__slots__)
+_facts_values = attrgetter(*_FACT_NAMES)
+
+Frozen = tuple[str, tuple[str, ...], tuple[Any, ...]]
+
+
+def freeze(record: logging.LogRecord) -> logging.LogRecord | Frozen:
+    """A request event as a flat tuple; any other record unchanged."""
+    attrs = record.__dict__
+    facts = attrs.get("reqlog")
+    if (
+        type(facts) is not RequestFacts
+        or type(attrs.get("msg")) is not EventMessage
+        or attrs.get("exc_info")  # tracebacks are kept as they are
+    ):
+        return record
+    state = attrs.copy()
+    state["reqlog"] = _facts_values(facts)
+    state["msg"] = None
+    return (_TAG, tuple(state), tuple(state.values()))
+
+
+def thaw(obj: object) -> logging.LogRecord | None:
+    """The record again, from a queued object; None for anything else."""
+    if isinstance(obj, logging.LogRecord):
+        return obj
+    if type(obj) is not tuple or len(obj) != 3 or obj[0] != _TAG:
+        return None
+    state = dict(zip(obj[1], obj[2], strict=True))
+    facts = RequestFacts(**dict(zip(_FACT_NAMES, state["reqlog"], strict=True)))
+    state["reqlog"] = facts
+    state["msg"] = EventMessage(facts)
+    record = RequestRecord()
+    record.__dict__.update(state)
+    return record
