@@ -13,6 +13,7 @@ from django_reqlog.client_ip import parse_ip, resolve_client_ip
 from django_reqlog.conf import derived
 from django_reqlog.redaction import (
     REDACTED,
+    has_extra_value_patterns,
     is_sensitive_key,
     mask_json_text,
     mask_pairs,
@@ -220,8 +221,9 @@ def _mask_plain_query(query_string: str) -> str | None:
         key, _, value = piece.partition("=")
         if is_sensitive_key(key):
             value = REDACTED
-        elif not _PLAIN_VALUE.fullmatch(value):
-            # Short plain words and numbers hold no secret shape; others are looked at.
+        elif not _PLAIN_VALUE.fullmatch(value) or has_extra_value_patterns():
+            # Short plain words and numbers hold none of the built-in secret
+            # shapes; a user's own value patterns may match anything.
             value = scrub_value(value)
         if not _PLAIN_VALUE_OUT.fullmatch(value):
             return None

@@ -237,7 +237,7 @@ def _ecs_request(doc: dict[str, Any], event: dict[str, Any], f: dict[str, Any]) 
             "route": f["route"],
             "view": f["view"],
             "slow": f["slow"],
-            "request": _compact({"body": body or None, "headers": f["headers"]}) or None,
+            "request": _compact({"body": body or None, "headers": f["headers"] or None}) or None,
             "response": _compact(
                 {"body": _compact({"truncated": f["response_body_truncated"]}) or None}
             )

@@ -92,6 +92,7 @@ _GROUP_SEPARATOR = re.compile(r"([ -])")
 # A match always starts at the first digit of its run: a later start would
 # see fewer digits. No lookbehind, so the engine can skip to digits quickly.
 _CARD_LENGTH_RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
+_NUMBER_CHARS = frozenset("0123456789.eE+-")
 _NUMBER_TAIL = re.compile(r"(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 # A superset of the runs above: from a digit to a digit, 13 characters or more.
 _DIGIT_RUN = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
@@ -110,6 +111,11 @@ def _extra_value_re() -> re.Pattern[str] | None:
             continue
         extra.append(f"(?:{pattern})")
     return re.compile("|".join(extra)) if extra else None
+
+
+def has_extra_value_patterns() -> bool:
+    """True when REQLOG_SENSITIVE_VALUE_PATTERNS holds a usable pattern."""
+    return _extra_value_re() is not None
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -188,7 +194,8 @@ def _mask_cards(text: str, json_text: bool = False) -> str:
         if masked != text[start:end]:
             if json_text and not text.count('"', 0, start) % 2:
                 # Outside strings it is one bare number: mask all of it, quoted.
-                start -= text[start - 1 : start] == "-"
+                while start and text[start - 1] in _NUMBER_CHARS:
+                    start -= 1  # a sign, or the integer part and exponent mark
                 end = _NUMBER_TAIL.match(text, end).end()  # type: ignore[union-attr]
                 masked = _QUOTED_REDACTED
             out.append(text[copied:start])
@@ -361,6 +368,7 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
 _PLAIN_LITERAL = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
 _LONG_DIGITS = re.compile(r"[0-9]{13,}")
 _JSON_WS = " \t\r\n"
+_STRING_OPENS_DOCUMENT = re.compile(r'"[ \t\r\n]+[{\[]')
 _QUOTE_THEN_SPACE = ('" ', '"\t', '"\r', '"\n')
 _COLON = re.compile(r"[ \t\r\n]*:[ \t\r\n]*")
 _value_end = json.JSONDecoder().raw_decode  # the C scanner: where a JSON value ends
@@ -376,11 +384,15 @@ def _mask_plain_json(text: str) -> str | None:
     it lines the pieces up exactly: odd pieces are string contents, and a
     string is a key when the piece after it starts with a colon.
     """
-    if not is_json(text):
+    if "\\" in text or not is_json(text):
         return None
+    if '"{' in text or '"[' in text:
+        return None  # a string holding a document of its own: the full walk masks inside
     parts = text.split('"')
     following = zip(parts[1::2], parts[2::2], strict=False)
     if any(space in text for space in _QUOTE_THEN_SPACE):
+        if _STRING_OPENS_DOCUMENT.search(text):
+            return None
         keys = {key for key, after in following if after.lstrip(_JSON_WS)[:1] == ":"}
     else:  # the usual spacing, ``"key": value``: no need to skip whitespace
         keys = {key for key, after in following if after[:1] == ":"}
@@ -451,9 +463,9 @@ def _mask_parsed(document: Any, also_sensitive: frozenset[str] | None, depth: in
 
 
 def _card_like_int(value: object) -> bool:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 10**12:
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) < 10**12:
         return False
-    text = str(value)
+    text = str(abs(value))
     return scrub_text(text) != text
 
 

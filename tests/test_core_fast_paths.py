@@ -60,7 +60,7 @@ SENSITIVE_KEYS = [
 ]
 HARMLESS_KEYS = ["a", "name", "x,", "author", "spin", ":", "}", "{a", "b c", "id", "é"]
 # No "=", no bare card and no "Bearer" glued to a digit inside strings: the
-# full walk treats strings starting with { or [ differently (xfail below).
+# full walk runs scrub_text twice over those, which is not the same as once.
 STRING_TOKENS = [
     "a,",
     ":",
@@ -76,8 +76,7 @@ STRING_TOKENS = [
     "eyJabcdef.ghijklm.nop",
     "ünï",
 ]
-# Negative cards and floats whose digits hold a card are left out: the full
-# walk mangles the former and both paths the latter (xfail cases below).
+# Negative cards and floats whose digits hold a card have cases of their own below.
 NUMBERS = [0, 1, -7, 1234, 4111111111111111, 1234567890123, 0.5, -2.25, 1e-07, 3.14, 1e20]
 SEPARATORS: list[dict[str, Any]] = [
     {"separators": (",", ":")},
@@ -112,6 +111,17 @@ def _texts(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
     )
 
 
+def _opens_document(node: Any) -> bool:
+    """Whether any key or string value starts (after whitespace) with { or [."""
+    if isinstance(node, str):
+        return node.lstrip(" \t\r\n")[:1] in ("{", "[")
+    if isinstance(node, dict):
+        return any(_opens_document(k) or _opens_document(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_opens_document(v) for v in node)
+    return False
+
+
 def _sensitive_values_left(node: Any) -> list[Any]:
     """Values under sensitive keys that are not the placeholder."""
     left = []
@@ -131,7 +141,11 @@ def _sensitive_values_left(node: Any) -> list[Any]:
 def test_plain_json_fast_path_equals_full_walk(text):
     assume("\\" not in text)
     fast = mask_json_text(text)
-    assert _mask_plain_json(text) == fast  # the fast path is what answered
+    if _opens_document(json.loads(text)):
+        # A string holding "{..." may be a document of its own: the full walk.
+        assert _mask_plain_json(text) is None
+    else:
+        assert _mask_plain_json(text) == fast  # the fast path is what answered
     full = _mask_parsed(json.loads(text), None, 0)
     assert full is not None
     assert json.loads(fast) == json.loads(full)
@@ -145,6 +159,7 @@ def test_plain_json_fast_path_equals_full_walk(text):
 def test_plain_json_with_nothing_to_mask_is_returned_as_sent(text):
     # Nothing sensitive to find: spacing, key order and number spelling all kept.
     assume("\\" not in text)
+    assume(not _opens_document(json.loads(text)))
     assume(not any(shape in text for shape in ("4111 1111", "Bearer", "eyJ")))
     assert mask_json_text(text) == text
 
@@ -183,7 +198,7 @@ def test_plain_json_fast_path_output_is_valid_and_masked(text):
         ('["password", "token"]', '["password", "token"]'),
         ('{"v": "password", "w": "pin"}', '{"v": "password", "w": "pin"}'),
         (
-            '{"token": {"a": "}", "b": ["}", "{"], "c": {"d": "]}"}}, "ok": "}"}',
+            '{"token": {"a": "}", "b": ["}", "x{"], "c": {"d": "]}"}}, "ok": "}"}',
             '{"token": "[REDACTED]", "ok": "}"}',
         ),
         (
@@ -223,6 +238,10 @@ def test_plain_json_key_needle_between_two_strings_is_not_a_key():
         "{'a': 1}",  # not JSON
         '{"a": NaN}',  # Python's json reads it, JSON does not
         "",
+        '{"q": "{password=hunter2}"}',  # a string holding a document of its own
+        '{"q": "  [1, 2]"}',
+        '{"{a": 1}',
+        '{"a": "\\u0041"}',  # escapes
     ],
 )
 def test_plain_json_fast_path_declines(text):
@@ -242,15 +261,9 @@ def test_escaped_json_takes_the_full_walk(text, expected):
     assert mask_json_text(text) == expected
 
 
-# Findings kept as strict xfails: each turns into a failure once fixed.
+# Found by these tests and fixed: each case failed on be2bfcf.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fast path skips the nested-document pass the full walk gives strings "
-    "starting with { or [: key=value pairs inside them are left unmasked, and the "
-    "full walk's second scrub_text masks a token the first pass missed",
-)
 @pytest.mark.parametrize(
     "text",
     [
@@ -264,11 +277,6 @@ def test_fast_path_equals_full_walk_for_strings_starting_with_a_bracket(text):
     assert json.loads(fast) == json.loads(_mask_parsed(json.loads(text), None, 0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a card-length run in a number's fraction or exponent is replaced by a "
-    'quoted placeholder in the middle of the number: 0."[REDACTED]"',
-)
 @pytest.mark.parametrize(
     "text", ['{"n": 0.4111111111111111}', "[1.4111111111111111]", '{"x": 1e-4111111111111111}']
 )
@@ -276,11 +284,6 @@ def test_fast_path_output_stays_json_when_a_fraction_looks_like_a_card(text):
     json.loads(mask_json_text(text))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the full walk masks a negative card number as -[REDACTED], which is not "
-    "JSON; mask_json_text takes that walk whenever the body holds a backslash",
-)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -371,11 +374,6 @@ def test_long_plain_query_is_cut_like_the_general_path(query):
     assert len(masked) <= 8 * 1024 + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="values of 12 plain characters or fewer skip scrub_value, so short "
-    "REQLOG_SENSITIVE_VALUE_PATTERNS matches are logged unmasked",
-)
 @override_settings(REQLOG_SENSITIVE_VALUE_PATTERNS=[r"ACME-\d{4}"])
 def test_plain_query_applies_extra_value_patterns_to_short_values():
     assert _general_query("ref=ACME-1234") == "ref=[REDACTED]"
@@ -627,12 +625,7 @@ GET_NO_BODY: dict[str, Any] = {
         {"user_id": None, "username": None, "route": None, "view": None, "user_agent": ""},
         {"remote_addr": "", "host": "", "http_version": "", "status": 503},
         {"response_body_prefix": b"", "response_bytes": 0},
-        pytest.param(
-            {"headers": []},
-            marks=pytest.mark.xfail(
-                strict=True, reason="no captured headers give reqlog.request.headers = {}"
-            ),
-        ),
+        {"headers": []},
     ],
 )
 def test_ecs_get_without_body_has_no_empty_objects(overrides):
