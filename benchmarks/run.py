@@ -48,6 +48,7 @@ TARGET_CPU_ES = 1.30
 TARGET_STALL_MAX_ADDED_MS = 5.0
 TARGET_SHIPPER_EPS_CORE = 20_000
 TARGET_QUEUE_MB = 30.0
+_COUNTS = ("queued", "sent", "spooled", "dropped", "failed")
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Samples:
     round_added_max: dict[int, float] = field(default_factory=dict)
     rss_kb: int = 0
     metrics: dict[str, Any] | None = None
+    totals: dict[str, int] = field(default_factory=dict)  # shipper counts, all rounds
 
 
 def _pct(sorted_values: list[int], q: float) -> float:
@@ -224,6 +226,9 @@ def main() -> int:
                 s.round_added_max[round_] = float(lat[-1])
                 s.rss_kb = max(s.rss_kb, result["maxrss_kb"])
                 s.metrics = result.get("shipper_metrics") or s.metrics
+                if result.get("shipper_metrics"):
+                    for key in _COUNTS:
+                        s.totals[key] = s.totals.get(key, 0) + result["shipper_metrics"][key]
         print("shipper throughput (TCP) ...", flush=True)
         shippers = {"tcp": _run_json(["shipper", "tcp", str(args.shipper_events)], env, 600)}
         if has_es:
@@ -318,6 +323,19 @@ def _report(
         "Ratios are medians of per-round ratios (each variant against the floor of its own "
         "round); µs columns pool every round. CPU is whole-process CPU time over the timed "
         "requests plus the final drain of the handler, divided by the request count.",
+        "",
+        "Where the events of the shipper rows went (all rounds, warm-up included): an event "
+        "is dropped only when the queue is full.",
+        "",
+        "| variant | queued | sent | spooled | dropped | failed |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {s.variant.label} | "
+            + " | ".join(f"{s.totals.get(k, 0):,}" for k in _COUNTS)
+            + " |"
+            for s in samples.values()
+            if s.totals
+        ),
         "",
         "## Shippers: format, frame and send, on the worker thread",
         "",
