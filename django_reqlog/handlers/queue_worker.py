@@ -110,8 +110,11 @@ class _Sender:
                 job.done.set()
 
 
-# How often a worker waiting on a send takes in newly queued records.
+# How often a worker waiting on a send takes in newly queued records, and how
+# many batches' worth it keeps in memory before spooling them: a sink that is
+# merely slow for a moment should not cost a round trip through the disk.
 _SEND_POLL = 0.02
+_BATCHES_HELD_WHILE_SENDING = 4
 
 
 class Worker:
@@ -197,10 +200,10 @@ class Worker:
                 time.sleep(0.1)
         self._shutdown()
 
-    def _batch_full(self) -> bool:
+    def _batch_full(self, batches: int = 1) -> bool:
         return (
-            len(self.pending) >= self.opts.batch_size
-            or self.pending_bytes >= self.opts.batch_max_bytes
+            len(self.pending) >= self.opts.batch_size * batches
+            or self.pending_bytes >= self.opts.batch_max_bytes * batches
         )
 
     def _collect(self, timeout: float) -> None:
@@ -329,7 +332,8 @@ class Worker:
 
     def _take_in_while_sending(self) -> None:
         """While a send is in progress: format what is queued, and spool it
-        once a batch is full (the send may be stuck for its whole timeout)."""
+        once a few batches are waiting (the send may be stuck for its whole
+        timeout)."""
         while self.held is None and not self.abandoned:
             try:
                 obj = self.records.get_nowait()
@@ -341,7 +345,7 @@ class Worker:
                 self._yield_to_requests()
             elif isinstance(obj, FlushRequest):
                 self.held = obj  # everything before it must go out first
-            if self._batch_full():
+            if self._batch_full(_BATCHES_HELD_WHILE_SENDING):
                 with self.lock:
                     if self.abandoned:
                         return
