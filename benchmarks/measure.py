@@ -332,6 +332,37 @@ def _run_queue_memory(count: int, workdir: str) -> dict[str, Any]:
     return {"count": len(records), "rss_delta_mb": (after - before) / 1024}
 
 
+def _run_paired(count: int, workdir: str) -> dict[str, Any]:
+    """The request thread's own cost, as precisely as this machine allows.
+
+    One process holds two WSGI handlers, built from the same settings: the
+    floor's middleware chain, and the same chain plus RequestLogMiddleware
+    feeding the queue-only handler (no shipping thread). Requests alternate
+    between the two, one each, so drift of the machine, the CPU's clock and
+    the allocator hit both alike; separate processes, as in the rounds,
+    differ by more than the effect being measured.
+    """
+    _, stack = _setup("reqlog-queue", workdir)
+    from django.conf import settings
+
+    full = list(settings.MIDDLEWARE)
+    with_reqlog = wsgi_driver()
+    settings.MIDDLEWARE = [m for m in full if "django_reqlog" not in m]
+    floor = wsgi_driver()
+    settings.MIDDLEWARE = full
+    for _ in range(500):
+        floor()
+        with_reqlog()
+    gc.collect()
+    base: list[int] = []
+    mine: list[int] = []
+    for _ in range(count):
+        base.append(floor())
+        mine.append(with_reqlog())
+    stack.close()
+    return {"count": count, "floor_ns": base, "reqlog_ns": mine}
+
+
 def main() -> None:
     mode = sys.argv[1]
     workdir = os.environ.get("REQLOG_BENCH_WORKDIR") or tempfile.mkdtemp(prefix="reqlog-bench-")
@@ -348,6 +379,8 @@ def main() -> None:
         out = _run_shipper(sys.argv[2], int(sys.argv[3]), workdir)
     elif mode == "queue-memory":
         out = _run_queue_memory(int(sys.argv[2]), workdir)
+    elif mode == "paired":
+        out = _run_paired(int(sys.argv[2]), workdir)
     else:
         raise SystemExit(f"unknown mode {mode}")
     sys.stdout.write(json.dumps(out) + "\n")

@@ -158,6 +158,12 @@ def main() -> int:
         help="cap on one variant's timed requests per round (never under 300 requests)",
     )
     parser.add_argument("--shipper-events", type=int, default=9000)
+    parser.add_argument(
+        "--paired-requests",
+        type=int,
+        default=20_000,
+        help="requests of each kind in the same-process paired measurement",
+    )
     parser.add_argument("--only", nargs="*", help="variant names (default: all)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--output", default=os.path.join(HERE, "results.md"))
@@ -236,13 +242,17 @@ def main() -> int:
             shippers["es"] = _run_json(["shipper", "es", str(args.shipper_events)], env, 600)
         print("queue memory ...", flush=True)
         memory = _run_json(["queue-memory", "10000"], env, 600)
+        print("request thread, paired in one process ...", flush=True)
+        paired = _run_json(["paired", str(args.paired_requests)], env, 900)
     finally:
         assert sink.stdin is not None
         sink.stdin.close()
         sink.wait(10)
 
     elapsed = time.monotonic() - started
-    report = _report(samples, shippers, memory, args, seed, load_before, os.getloadavg(), elapsed)
+    report = _report(
+        samples, shippers, memory, paired, args, seed, load_before, os.getloadavg(), elapsed
+    )
     print()
     print(report)
     with open(args.output, "w") as out:
@@ -277,6 +287,7 @@ def _report(
     samples: dict[str, Samples],
     shippers: dict[str, dict[str, Any] | None],
     memory: dict[str, Any] | None,
+    paired: dict[str, Any] | None,
     args: argparse.Namespace,
     seed: int,
     load_before: tuple[float, float, float],
@@ -369,16 +380,58 @@ def _report(
             f"{memory['rss_delta_mb']:.1f} MiB of resident memory.",
             "",
         ]
-    lines += _targets(samples, shippers, memory)
+    lines += _paired_section(paired)
+    lines += _targets(samples, shippers, memory, paired)
     return "\n".join(lines) + "\n"
+
+
+def _paired_figures(paired: dict[str, Any]) -> tuple[float, float, float, float, float]:
+    """Floor median, reqlog median, median ratio, p99 ratio, added median µs."""
+    base = sorted(paired["floor_ns"])
+    mine = sorted(paired["reqlog_ns"])
+    floor_med, mine_med = statistics.median(base), statistics.median(mine)
+    return (
+        floor_med / 1e3,
+        mine_med / 1e3,
+        mine_med / floor_med,
+        _pct(mine, 0.99) / _pct(base, 0.99),
+        (mine_med - floor_med) / 1e3,
+    )
+
+
+def _paired_section(paired: dict[str, Any] | None) -> list[str]:
+    if paired is None:
+        return []
+    floor_med, mine_med, ratio, p99_ratio, added = _paired_figures(paired)
+    return [
+        "## Request thread, paired in one process",
+        "",
+        f"{paired['count']:,} requests each, alternating one by one between the floor's "
+        "middleware chain and the same chain plus `RequestLogMiddleware` (queue-only handler, "
+        "no shipping thread), in one process: the drift that separates the rounds' processes "
+        "cancels out.",
+        "",
+        "| floor median µs | django-reqlog median µs | added µs | median xfloor | p99 xfloor |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {floor_med:.0f} | {mine_med:.0f} | {added:.0f} | {ratio:.2f} | {p99_ratio:.2f} |",
+        "",
+    ]
 
 
 def _targets(
     samples: dict[str, Samples],
     shippers: dict[str, dict[str, Any] | None],
     memory: dict[str, Any] | None,
+    paired: dict[str, Any] | None,
 ) -> list[str]:
     lines = ["## Targets", "", "| target | measured | result |", "|---|---|---|"]
+    if paired is not None:
+        _, _, ratio, p99_ratio, _ = _paired_figures(paired)
+        lines.append(
+            "| request thread, paired in one process (queue only): median ≤ 1.10x, "
+            f"p99 ≤ 1.25x | {ratio:.2f}x, {p99_ratio:.2f}x | "
+            f"{_verdict(ratio <= TARGET_MEDIAN and p99_ratio <= TARGET_P99)} |"
+        )
     floor = samples.get("floor")
     for name in (
         "reqlog-queue",

@@ -146,12 +146,14 @@ class QueueOnlyHandler(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__()
-        self.records: collections.deque[logging.LogRecord] = collections.deque(maxlen=10_000)
+        self.records: collections.deque[object] = collections.deque(maxlen=10_000)
 
     def emit(self, record: logging.LogRecord) -> None:
+        from django_reqlog.handlers.frozen import freeze
+
         if getattr(record, "event_id", None) is None:
             record.event_id = uuid.uuid4().hex
-        self.records.append(record)
+        self.records.append(freeze(record))  # as ShipperHandler.emit queues it
 
 
 def install_logging(variant: Variant, workdir: str) -> Stack:
