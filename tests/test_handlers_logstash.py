@@ -150,7 +150,7 @@ def test_a_stuck_send_does_not_stop_the_queue_draining(make_handler: Any, transp
         timeout=60.0,
         close_timeout=1.0,
     )
-    payload = "y" * 4000  # over TCP, enough to fill the kernel buffers and block
+    payload = "y" * 16_000  # over TCP: 24 MB, more than loopback buffers hold
     total = 0
     for burst in range(30):
         for i in range(50):

@@ -13,6 +13,7 @@ one. This is copying, not formatting: nothing is parsed or masked here.
 from __future__ import annotations
 
 import logging
+import marshal
 from operator import attrgetter
 from typing import Any
 
@@ -37,21 +38,83 @@ def freeze(record: logging.LogRecord) -> logging.LogRecord | Frozen:
     ):
         return record
     state = attrs.copy()
-    state["reqlog"] = _facts_values(facts)
+    state["reqlog"] = _plain_facts(facts)
     state["msg"] = None
     return (_TAG, tuple(state), tuple(state.values()))
+
+
+_HEADERS = _FACT_NAMES.index("headers")
+_SENSITIVE_POST = _FACT_NAMES.index("sensitive_post")
+
+
+def _plain_facts(facts: RequestFacts) -> tuple[Any, ...]:
+    values = _facts_values(facts)
+    if facts.headers is None and facts.sensitive_post is None:
+        return values
+    # A list or a frozenset would keep the whole tuple tracked: tuples instead.
+    plain = list(values)
+    if facts.headers is not None:
+        plain[_HEADERS] = tuple(facts.headers)
+    if facts.sensitive_post is not None:
+        plain[_SENSITIVE_POST] = tuple(sorted(facts.sensitive_post))
+    return tuple(plain)
+
+
+def is_frozen(obj: object) -> bool:
+    return type(obj) is tuple and len(obj) == 3 and obj[0] == _TAG
 
 
 def thaw(obj: object) -> logging.LogRecord | None:
     """The record again, from a queued object; None for anything else."""
     if isinstance(obj, logging.LogRecord):
         return obj
-    if type(obj) is not tuple or len(obj) != 3 or obj[0] != _TAG:
+    if not is_frozen(obj):
         return None
-    state = dict(zip(obj[1], obj[2], strict=True))
-    facts = RequestFacts(**dict(zip(_FACT_NAMES, state["reqlog"], strict=True)))
+    assert isinstance(obj, tuple)
+    return _record(obj[1], obj[2], _FACT_NAMES)
+
+
+def _record(
+    keys: tuple[str, ...], values: tuple[Any, ...], fact_names: tuple[str, ...]
+) -> logging.LogRecord:
+    state = dict(zip(keys, values, strict=True))
+    facts_values = dict(zip(fact_names, state["reqlog"], strict=True))
+    if fact_names is not _FACT_NAMES:  # written by another version: what this one knows
+        facts_values = {name: facts_values[name] for name in _FACT_NAMES if name in facts_values}
+    if facts_values.get("headers") is not None:
+        facts_values["headers"] = [tuple(pair) for pair in facts_values["headers"]]
+    if facts_values.get("sensitive_post") is not None:
+        facts_values["sensitive_post"] = frozenset(facts_values["sensitive_post"])
+    facts = RequestFacts(**facts_values)
     state["reqlog"] = facts
     state["msg"] = EventMessage(facts)
     record = RequestRecord()
     record.__dict__.update(state)
     return record
+
+
+# Spool payloads that hold an event not yet formatted (see the worker's
+# overload path) start with this; formatted events are JSON and never do.
+_UNFORMATTED = b"\x00django-reqlog-unformatted-1\x00"
+
+
+def unformatted_payload(obj: Frozen) -> tuple[str, bytes] | None:
+    """A frozen event as spool bytes, to be formatted when it is replayed;
+    None if it holds a value marshal cannot write (it is formatted now instead)."""
+    _, keys, values = obj
+    try:
+        event_id = values[keys.index("event_id")]
+        data = marshal.dumps((keys, values, _FACT_NAMES))
+    except (ValueError, TypeError):
+        return None
+    return str(event_id), _UNFORMATTED + data
+
+
+def is_unformatted(payload: bytes) -> bool:
+    return payload.startswith(_UNFORMATTED)
+
+
+def record_from_payload(payload: bytes) -> logging.LogRecord:
+    """The record behind an unformatted spool payload; raises if it cannot be read."""
+    keys, values, fact_names = marshal.loads(payload[len(_UNFORMATTED) :])
+    return _record(tuple(keys), tuple(values), tuple(fact_names))

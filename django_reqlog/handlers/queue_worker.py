@@ -8,6 +8,7 @@ retry time of a waiting backlog, housekeeping, or the self-metric interval.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import random
@@ -19,7 +20,13 @@ from dataclasses import dataclass
 
 from django_reqlog._stderr import warn
 
-from .frozen import thaw
+from .frozen import (
+    is_frozen,
+    is_unformatted,
+    record_from_payload,
+    thaw,
+    unformatted_payload,
+)
 from .metrics import ShipperMetrics, write_status_file
 from .spool import Item, SpoolStore
 from .transport import SendResult, Transport
@@ -159,6 +166,9 @@ class Worker:
         self.sender = _Sender(f"reqlog-sender-{name}")
         # A flush request met while a send was in progress: handled after it.
         self.held: object | None = None
+        # Request events taken off a nearly full queue without formatting
+        # them, on their way to the spool (see _take).
+        self.unformatted: list[Item] = []
 
     def start(self) -> None:
         self.thread.start()
@@ -223,6 +233,7 @@ class Worker:
             try:
                 obj = self.records.get_nowait()
             except queue.Empty:
+                self._spool_unformatted()
                 return
 
     def _yield_to_requests(self) -> None:
@@ -236,11 +247,44 @@ class Worker:
         if maxsize <= 0 or self.records.qsize() * 2 < maxsize:
             time.sleep(0)
 
+    def _overloaded(self) -> bool:
+        maxsize = self.records.maxsize
+        return maxsize > 0 and self.records.qsize() * 4 >= maxsize * 3
+
+    def _take_unformatted(self, obj: object) -> bool:
+        """Past three quarters of the queue, formatting cannot keep up (the
+        process is busy with requests, and maybe spooling for a stalled sink):
+        request events then go to the spool as they are, formatted when
+        replayed, instead of being dropped at a full queue."""
+        if not is_frozen(obj) or not self._overloaded():
+            return False
+        item = unformatted_payload(obj)  # type: ignore[arg-type]
+        if item is None:
+            return False
+        self.unformatted.append(item)
+        if len(self.unformatted) >= self.opts.batch_size:
+            self._spool_unformatted()
+        return True
+
+    def _spool_unformatted(self) -> None:
+        if not self.unformatted:
+            return
+        with self.lock:
+            items, self.unformatted = self.unformatted, []
+            if self.abandoned:
+                self.metrics.failed += len(items)
+                self.metrics.last_failure = "events taken in as close() gave up on a stuck send"
+                return
+            self.store.store(items)
+
     def _take(self, obj: object) -> None:
+        if self._take_unformatted(obj):
+            return
         record = thaw(obj)
         if record is not None:
             self._add(record)
         elif isinstance(obj, FlushRequest):
+            self._spool_unformatted()
             self._deliver()
             obj.done.set()
 
@@ -305,7 +349,7 @@ class Worker:
             job = _SendJob(items, timeout)
             self.sender.submit(self.transport, job)
             while not job.done.wait(_SEND_POLL):
-                self._take_in_while_sending()
+                self._take_in_while_sending(job.done)
             if job.error is not None:
                 raise job.error
             assert job.result is not None
@@ -330,15 +374,37 @@ class Worker:
             self.next_retry = 0.0
         return result
 
-    def _take_in_while_sending(self) -> None:
+    def _ready(self, event_id: str, payload: bytes) -> Item:
+        """A spooled event as it goes on the wire: formatted now if it was
+        spooled unformatted."""
+        if not is_unformatted(payload):
+            return event_id, payload
+        try:
+            item = self._format(record_from_payload(payload))
+        except Exception as exc:
+            item = None
+            warn(f"cannot read back a spooled event: {exc!r}", key="unformatted")
+        if item is None:
+            self.metrics.failed += 1
+            self.metrics.last_failure = "a spooled event could not be read back"
+            placeholder = {"message": "django-reqlog: a spooled event could not be read back"}
+            return event_id, json.dumps({**placeholder, "event_id": event_id}).encode()
+        return event_id, item[1]
+
+    def _take_in_while_sending(self, sent: threading.Event) -> None:
         """While a send is in progress: format what is queued, and spool it
         once a few batches are waiting (the send may be stuck for its whole
         timeout)."""
-        while self.held is None and not self.abandoned:
+        # Back to the send as soon as it is over, even if requests keep the
+        # queue from ever running empty.
+        while self.held is None and not self.abandoned and not sent.is_set():
             try:
                 obj = self.records.get_nowait()
             except queue.Empty:
+                self._spool_unformatted()
                 return
+            if self._take_unformatted(obj):
+                continue
             record = thaw(obj)
             if record is not None:
                 self._add(record)
@@ -362,7 +428,7 @@ class Worker:
                 source, rows = self.store.head(self.opts.batch_size)
             if not rows:
                 return
-            items = [(r.event_id, r.payload) for r in rows]
+            items = [self._ready(r.event_id, r.payload) for r in rows]
             result = self._send(items, timeout if timeout is not None else self.opts.timeout)
             retry = set(result.retry)
             with self.lock:
@@ -433,15 +499,20 @@ class Worker:
             if self.finished or self.abandoned:
                 return 0
             self.abandoned = True
-            items = [*self.in_flight, *self.pending]
+            items = [*self.in_flight, *self.pending, *self.unformatted]
             self.in_flight, self.pending, self.pending_bytes = [], [], 0
+            self.unformatted = []
             while True:
                 try:
                     obj = self.records.get_nowait()
                 except queue.Empty:
                     break
-                record = thaw(obj)
-                if record is not None:
+                # Spooled as they are where possible: close() is on a deadline.
+                unformatted = unformatted_payload(obj) if is_frozen(obj) else None  # type: ignore[arg-type]
+                record = thaw(obj) if unformatted is None else None
+                if unformatted is not None:
+                    items.append(unformatted)
+                elif record is not None:
                     item = self._format(record)
                     if item is not None:
                         items.append(item)
@@ -468,6 +539,7 @@ class Worker:
                     break
             # Spool first, then send from the spool: if the process dies while
             # sending, nothing that was queued is lost.
+            self._spool_unformatted()
             with self.lock:
                 if self.abandoned:
                     return
@@ -482,6 +554,7 @@ class Worker:
                 self._replay(deadline, timeout=min(self.opts.timeout, remaining))
                 if self.store.backlog >= before and self.next_retry:
                     break  # the sink refused; leave the rest for the next start
+            self._spool_unformatted()
             with self.lock:
                 # Taken in while the replay above was sending.
                 if not self.abandoned and self.pending:
