@@ -1,13 +1,14 @@
-"""Request events queued as flat tuples, and spooled unformatted when the
+"""Request events queued as flat tuples, and stashed unformatted when the
 worker cannot keep up: they come out formatted exactly as they would have."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import gc
 import json
 import logging
-import marshal
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,16 +19,10 @@ import pytest
 from django_reqlog._record import make_record
 from django_reqlog.event import EventMessage, RequestFacts
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from django_reqlog.handlers import LogstashHandler, queue_worker
-from django_reqlog.handlers.frozen import (
-    _FACT_NAMES,
-    _UNFORMATTED,
-    freeze,
-    is_unformatted,
-    record_from_payload,
-    thaw,
-    unformatted_payload,
-)
+from django_reqlog.handlers import LogstashHandler
+from django_reqlog.handlers.frozen import freeze, thaw
+from django_reqlog.handlers.metrics import ShipperMetrics
+from django_reqlog.handlers.queue_worker import Worker
 from tests.handlers_support import HTTPReceiver, wait_for
 
 
@@ -63,23 +58,15 @@ def _twin(record: logging.LogRecord) -> logging.LogRecord:
 
 
 @pytest.mark.parametrize("formatter", [ECSFormatter(), LogstashFormatter(tags=["t"])])
-@pytest.mark.parametrize("route", ["queue", "spool"])
-def test_a_frozen_event_formats_exactly_like_the_record(
-    formatter: logging.Formatter, route: str
-) -> None:
+def test_a_frozen_event_formats_exactly_like_the_record(formatter: logging.Formatter) -> None:
     original = _request_record(3)
     expected = formatter.format(_twin(original))
     frozen = freeze(original)
     assert isinstance(frozen, tuple)
-    if route == "queue":
-        back = thaw(frozen)
-    else:
-        item = unformatted_payload(frozen)
-        assert item is not None and item[0] == f"{3:032x}"
-        assert is_unformatted(item[1])
-        back = record_from_payload(item[1])
+    back = thaw(frozen)
     assert back is not None
     assert formatter.format(back) == expected
+    assert back.reqlog.headers == original.reqlog.headers  # type: ignore[attr-defined]
 
 
 def test_a_queued_event_is_not_tracked_by_the_garbage_collector() -> None:
@@ -102,23 +89,6 @@ def test_a_queued_event_is_not_tracked_by_the_garbage_collector() -> None:
 def test_other_records_are_queued_as_they_are(record: logging.LogRecord) -> None:
     assert freeze(record) is record
     assert thaw(record) is record
-
-
-def test_a_payload_from_another_version_reads_the_facts_this_one_knows() -> None:
-    original = _request_record(2)
-    expected = LogstashFormatter().format(_twin(original))
-    frozen = freeze(original)
-    assert isinstance(frozen, tuple)
-    _, keys, values = frozen
-    state = dict(zip(keys, values, strict=True))
-    facts = dict(zip(_FACT_NAMES, state["reqlog"], strict=True))
-    facts["added_in_a_later_version"] = "x"
-    names = tuple(reversed(facts))
-    state["reqlog"] = tuple(facts[name] for name in names)
-    payload = _UNFORMATTED + marshal.dumps((tuple(state), tuple(state.values()), names))
-    back = record_from_payload(payload)
-    assert back.reqlog.path == "/api/items/2/"  # type: ignore[attr-defined]
-    assert LogstashFormatter().format(back) == expected
 
 
 @pytest.fixture
@@ -144,25 +114,24 @@ def handler_factory(tmp_path: Path) -> Iterator[Callable[..., LogstashHandler]]:
         handler.close()
 
 
-def test_a_nearly_full_queue_is_spooled_unformatted_and_delivered_formatted(
-    handler_factory: Callable[..., LogstashHandler], monkeypatch: pytest.MonkeyPatch
+class _CountingDeque(collections.deque):  # type: ignore[type-arg]
+    appended = 0
+
+    def append(self, obj: Any) -> None:
+        type(self).appended += 1
+        super().append(obj)
+
+
+def test_a_nearly_full_queue_is_stashed_and_delivered_formatted(
+    handler_factory: Callable[..., LogstashHandler],
 ) -> None:
-    taken_unformatted: list[str] = []
-    original = queue_worker.unformatted_payload
-
-    def spy(obj: Any) -> tuple[str, bytes] | None:
-        item = original(obj)
-        if item is not None:
-            taken_unformatted.append(item[0])
-        return item
-
-    monkeypatch.setattr(queue_worker, "unformatted_payload", spy)
     gate = threading.Event()
     receiver = HTTPReceiver(gate=gate)
     try:
         handler = handler_factory(
             receiver.port, queue_size=40, batch_size=5, flush_interval=0.05, timeout=30.0
         )
+        handler._worker.stash = _CountingDeque()
         records = [_request_record(n) for n in range(40)]
         expected = {r.event_id: json.loads(handler.format(_twin(r))) for r in records}  # type: ignore[attr-defined]
         handler.handle(records[0])
@@ -170,7 +139,7 @@ def test_a_nearly_full_queue_is_spooled_unformatted_and_delivered_formatted(
         for record in records[1:]:
             handler.handle(record)
         assert wait_for(handler._queue.empty)
-        assert taken_unformatted, "the worker never took the overload path"
+        assert _CountingDeque.appended > 0, "the worker never stashed an event"
         gate.set()
         assert handler.wait_idle(30)
         assert handler.metrics.dropped == 0 and handler.metrics.failed == 0
@@ -178,25 +147,43 @@ def test_a_nearly_full_queue_is_spooled_unformatted_and_delivered_formatted(
         assert sorted(e["event_id"] for e in events) == sorted(expected)
         for event in events:
             assert event == expected[event["event_id"]]
+        # In the order they were logged, the stash notwithstanding.
+        assert [e["event_id"] for e in events] == [r.event_id for r in records]  # type: ignore[attr-defined]
     finally:
         gate.set()
         receiver.stop()
 
 
-def test_an_unreadable_unformatted_payload_is_counted_and_replaced(
+def test_the_stash_is_bounded_and_counts_what_it_drops(
     handler_factory: Callable[..., LogstashHandler],
 ) -> None:
     receiver = HTTPReceiver()
     try:
-        handler = handler_factory(receiver.port)
-        worker = handler._worker
-        event_id, payload = worker._ready("e1", _UNFORMATTED + b"not marshal data")
-        assert event_id == "e1"
-        assert json.loads(payload) == {
-            "message": "django-reqlog: a spooled event could not be read back",
-            "event_id": "e1",
-        }
-        assert handler.metrics.failed == 1
-        assert worker._ready("e2", b'{"a": 1}') == ("e2", b'{"a": 1}')
+        options = handler_factory(receiver.port).options
+        records: queue.Queue[object] = queue.Queue(8)
+        metrics = ShipperMetrics()
+        # A worker that is never started: only its bookkeeping is looked at.
+        worker = Worker(
+            name="stash-test",
+            records=records,
+            format_record=logging.Formatter().format,
+            transport_factory=lambda: None,  # type: ignore[arg-type,return-value]
+            store=None,  # type: ignore[arg-type]
+            metrics=metrics,
+            options=options,
+            target="nowhere",
+        )
+        frozen = [freeze(_request_record(n)) for n in range(20)]
+        for obj in frozen[:5]:
+            records.put_nowait(obj)
+        assert not worker._overloaded() and not worker._stash(frozen[5])
+        records.put_nowait(frozen[5])  # 6 of 8: three quarters
+        assert worker._overloaded()
+        plain = logging.LogRecord("app", logging.INFO, __file__, 1, "not a request", (), None)
+        assert not worker._stash(plain)  # only request events are stashed
+        for obj in frozen[6:]:
+            assert worker._stash(obj)
+        assert list(worker.stash) == frozen[-8:]  # at most queue_size; the oldest went first
+        assert metrics.dropped == 14 - 8
     finally:
         receiver.stop()

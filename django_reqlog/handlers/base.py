@@ -300,6 +300,7 @@ class ShipperHandler(logging.Handler):
                     flushed
                     and self._queue.empty()
                     and not self._worker.pending
+                    and not self._worker.stash
                     and not self.metrics.backlog
                 ):
                     return True

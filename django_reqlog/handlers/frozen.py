@@ -13,7 +13,6 @@ one. This is copying, not formatting: nothing is parsed or masked here.
 from __future__ import annotations
 
 import logging
-import marshal
 from operator import attrgetter
 from typing import Any
 
@@ -71,16 +70,12 @@ def thaw(obj: object) -> logging.LogRecord | None:
     if not is_frozen(obj):
         return None
     assert isinstance(obj, tuple)
-    return _record(obj[1], obj[2], _FACT_NAMES)
+    return _record(obj[1], obj[2])
 
 
-def _record(
-    keys: tuple[str, ...], values: tuple[Any, ...], fact_names: tuple[str, ...]
-) -> logging.LogRecord:
+def _record(keys: tuple[str, ...], values: tuple[Any, ...]) -> logging.LogRecord:
     state = dict(zip(keys, values, strict=True))
-    facts_values = dict(zip(fact_names, state["reqlog"], strict=True))
-    if fact_names is not _FACT_NAMES:  # written by another version: what this one knows
-        facts_values = {name: facts_values[name] for name in _FACT_NAMES if name in facts_values}
+    facts_values = dict(zip(_FACT_NAMES, state["reqlog"], strict=True))
     if facts_values.get("headers") is not None:
         facts_values["headers"] = [tuple(pair) for pair in facts_values["headers"]]
     if facts_values.get("sensitive_post") is not None:
@@ -91,30 +86,3 @@ def _record(
     record = RequestRecord()
     record.__dict__.update(state)
     return record
-
-
-# Spool payloads that hold an event not yet formatted (see the worker's
-# overload path) start with this; formatted events are JSON and never do.
-_UNFORMATTED = b"\x00django-reqlog-unformatted-1\x00"
-
-
-def unformatted_payload(obj: Frozen) -> tuple[str, bytes] | None:
-    """A frozen event as spool bytes, to be formatted when it is replayed;
-    None if it holds a value marshal cannot write (it is formatted now instead)."""
-    _, keys, values = obj
-    try:
-        event_id = values[keys.index("event_id")]
-        data = marshal.dumps((keys, values, _FACT_NAMES))
-    except (ValueError, TypeError):
-        return None
-    return str(event_id), _UNFORMATTED + data
-
-
-def is_unformatted(payload: bytes) -> bool:
-    return payload.startswith(_UNFORMATTED)
-
-
-def record_from_payload(payload: bytes) -> logging.LogRecord:
-    """The record behind an unformatted spool payload; raises if it cannot be read."""
-    keys, values, fact_names = marshal.loads(payload[len(_UNFORMATTED) :])
-    return _record(tuple(keys), tuple(values), tuple(fact_names))

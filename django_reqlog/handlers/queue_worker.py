@@ -7,8 +7,8 @@ retry time of a waiting backlog, housekeeping, or the self-metric interval.
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import json
 import logging
 import queue
 import random
@@ -22,10 +22,7 @@ from django_reqlog._stderr import warn
 
 from .frozen import (
     is_frozen,
-    is_unformatted,
-    record_from_payload,
     thaw,
-    unformatted_payload,
 )
 from .metrics import ShipperMetrics, write_status_file
 from .spool import Item, SpoolStore
@@ -166,9 +163,9 @@ class Worker:
         self.sender = _Sender(f"reqlog-sender-{name}")
         # A flush request met while a send was in progress: handled after it.
         self.held: object | None = None
-        # Request events taken off a nearly full queue without formatting
-        # them, on their way to the spool (see _take).
-        self.unformatted: list[Item] = []
+        # Request events moved off a nearly full queue as they are, to be
+        # formatted once the worker catches up (see _stash).
+        self.stash: collections.deque[object] = collections.deque()
 
     def start(self) -> None:
         self.thread.start()
@@ -220,6 +217,8 @@ class Worker:
         """Block up to ``timeout`` for a record, then drain without blocking."""
         if self.held is not None:
             obj, self.held = self.held, None
+        elif self.stash:
+            obj = self.stash.popleft()
         else:
             try:
                 obj = self.records.get(timeout=timeout)
@@ -230,11 +229,23 @@ class Worker:
             self._yield_to_requests()
             if self._batch_full():
                 self._deliver()
+            next_obj = self._next()
+            if next_obj is None:
+                return
+            obj = next_obj
+
+    def _next(self) -> object | None:
+        """The next thing to take, without blocking: stashed events first
+        (they are older), unless the queue is the one about to overflow."""
+        if self.stash and not self._overloaded():
+            return self.stash.popleft()
+        while True:
             try:
                 obj = self.records.get_nowait()
             except queue.Empty:
-                self._spool_unformatted()
-                return
+                return self.stash.popleft() if self.stash else None
+            if not self._stash(obj):
+                return obj
 
     def _yield_to_requests(self) -> None:
         """Formatting (parsing, masking) is pure Python and holds the GIL; hand
@@ -251,40 +262,30 @@ class Worker:
         maxsize = self.records.maxsize
         return maxsize > 0 and self.records.qsize() * 4 >= maxsize * 3
 
-    def _take_unformatted(self, obj: object) -> bool:
-        """Past three quarters of the queue, formatting cannot keep up (the
-        process is busy with requests, and maybe spooling for a stalled sink):
-        request events then go to the spool as they are, formatted when
-        replayed, instead of being dropped at a full queue."""
+    def _stash(self, obj: object) -> bool:
+        """Past three quarters of the queue, formatting is not keeping up (the
+        process is busy with its requests, maybe while spooling for a stalled
+        sink). Request events are then moved off the queue as they are, which
+        costs next to nothing, and formatted once the worker catches up, so a
+        burst is absorbed instead of dropped at a full queue. Nothing reaches
+        the disk before it is formatted, and so masked. The stash holds at most
+        ``queue_size`` events; past that, the oldest are dropped and counted."""
         if not is_frozen(obj) or not self._overloaded():
             return False
-        item = unformatted_payload(obj)  # type: ignore[arg-type]
-        if item is None:
-            return False
-        self.unformatted.append(item)
-        if len(self.unformatted) >= self.opts.batch_size:
-            self._spool_unformatted()
+        self.stash.append(obj)
+        if len(self.stash) > self.records.maxsize:
+            self.stash.popleft()
+            self.metrics.dropped_in_worker += 1
         return True
 
-    def _spool_unformatted(self) -> None:
-        if not self.unformatted:
-            return
-        with self.lock:
-            items, self.unformatted = self.unformatted, []
-            if self.abandoned:
-                self.metrics.failed += len(items)
-                self.metrics.last_failure = "events taken in as close() gave up on a stuck send"
-                return
-            self.store.store(items)
-
     def _take(self, obj: object) -> None:
-        if self._take_unformatted(obj):
-            return
         record = thaw(obj)
         if record is not None:
             self._add(record)
         elif isinstance(obj, FlushRequest):
-            self._spool_unformatted()
+            # Everything queued before it must go out: the stash included.
+            while self.stash:
+                self._take(self.stash.popleft())
             self._deliver()
             obj.done.set()
 
@@ -374,23 +375,6 @@ class Worker:
             self.next_retry = 0.0
         return result
 
-    def _ready(self, event_id: str, payload: bytes) -> Item:
-        """A spooled event as it goes on the wire: formatted now if it was
-        spooled unformatted."""
-        if not is_unformatted(payload):
-            return event_id, payload
-        try:
-            item = self._format(record_from_payload(payload))
-        except Exception as exc:
-            item = None
-            warn(f"cannot read back a spooled event: {exc!r}", key="unformatted")
-        if item is None:
-            self.metrics.failed += 1
-            self.metrics.last_failure = "a spooled event could not be read back"
-            placeholder = {"message": "django-reqlog: a spooled event could not be read back"}
-            return event_id, json.dumps({**placeholder, "event_id": event_id}).encode()
-        return event_id, item[1]
-
     def _take_in_while_sending(self, sent: threading.Event) -> None:
         """While a send is in progress: format what is queued, and spool it
         once a few batches are waiting (the send may be stuck for its whole
@@ -401,10 +385,15 @@ class Worker:
             try:
                 obj = self.records.get_nowait()
             except queue.Empty:
-                self._spool_unformatted()
-                return
-            if self._take_unformatted(obj):
-                continue
+                if not self.stash:
+                    return
+                obj = self.stash.popleft()
+            else:
+                if self._stash(obj):
+                    continue
+                if self.stash:  # older than obj: it waits its turn
+                    self.stash.append(obj)
+                    obj = self.stash.popleft()
             record = thaw(obj)
             if record is not None:
                 self._add(record)
@@ -428,7 +417,7 @@ class Worker:
                 source, rows = self.store.head(self.opts.batch_size)
             if not rows:
                 return
-            items = [self._ready(r.event_id, r.payload) for r in rows]
+            items = [(r.event_id, r.payload) for r in rows]
             result = self._send(items, timeout if timeout is not None else self.opts.timeout)
             retry = set(result.retry)
             with self.lock:
@@ -499,20 +488,21 @@ class Worker:
             if self.finished or self.abandoned:
                 return 0
             self.abandoned = True
-            items = [*self.in_flight, *self.pending, *self.unformatted]
+            items = [*self.in_flight, *self.pending]
             self.in_flight, self.pending, self.pending_bytes = [], [], 0
-            self.unformatted = []
+            stashed, self.stash = list(self.stash), collections.deque()
+            for obj in stashed:
+                record = thaw(obj)
+                item = self._format(record) if record is not None else None
+                if item is not None:
+                    items.append(item)
             while True:
                 try:
                     obj = self.records.get_nowait()
                 except queue.Empty:
                     break
-                # Spooled as they are where possible: close() is on a deadline.
-                unformatted = unformatted_payload(obj) if is_frozen(obj) else None  # type: ignore[arg-type]
-                record = thaw(obj) if unformatted is None else None
-                if unformatted is not None:
-                    items.append(unformatted)
-                elif record is not None:
+                record = thaw(obj)
+                if record is not None:
                     item = self._format(record)
                     if item is not None:
                         items.append(item)
@@ -539,7 +529,8 @@ class Worker:
                     break
             # Spool first, then send from the spool: if the process dies while
             # sending, nothing that was queued is lost.
-            self._spool_unformatted()
+            while self.stash:
+                self._take(self.stash.popleft())
             with self.lock:
                 if self.abandoned:
                     return
@@ -554,7 +545,8 @@ class Worker:
                 self._replay(deadline, timeout=min(self.opts.timeout, remaining))
                 if self.store.backlog >= before and self.next_retry:
                     break  # the sink refused; leave the rest for the next start
-            self._spool_unformatted()
+            while self.stash:
+                self._take(self.stash.popleft())
             with self.lock:
                 # Taken in while the replay above was sending.
                 if not self.abandoned and self.pending:
