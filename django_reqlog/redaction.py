@@ -366,7 +366,6 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
 
 
 _PLAIN_LITERAL = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
-_LONG_DIGITS = re.compile(r"[0-9]{13,}")
 _JSON_WS = " \t\r\n"
 _STRING_OPENS_DOCUMENT = re.compile(r'"[ \t\r\n]+[{\[]')
 _QUOTE_THEN_SPACE = ('" ', '"\t', '"\r', '"\n')

@@ -20,10 +20,7 @@ from dataclasses import dataclass
 
 from django_reqlog._stderr import warn
 
-from .frozen import (
-    is_frozen,
-    thaw,
-)
+from .frozen import is_frozen, thaw
 from .metrics import ShipperMetrics, write_status_file
 from .spool import Item, SpoolStore
 from .transport import SendResult, Transport
@@ -86,10 +83,10 @@ class _Sender:
     """Runs the worker's sends, one at a time, on a thread of their own.
 
     A send can block for its whole timeout on a stalled sink. Meanwhile the
-    worker keeps taking records off the queue, formatting them (records hold
-    the request's objects; bytes do not) and spooling them, so the queue never
-    fills with an outage and nothing is dropped. A daemon thread: a send stuck
-    at exit must not hold the interpreter (close() aborts it first anyway).
+    worker keeps taking records off the queue, formatting them and spooling
+    them, so an outage on its own does not fill the queue. A daemon thread: a
+    send stuck at exit must not hold the interpreter (close() aborts it first
+    anyway).
     """
 
     def __init__(self, name: str) -> None:
@@ -270,7 +267,7 @@ class Worker:
         burst is absorbed instead of dropped at a full queue. Nothing reaches
         the disk before it is formatted, and so masked. The stash holds at most
         ``queue_size`` events; past that, the oldest are dropped and counted."""
-        if not is_frozen(obj) or not self._overloaded():
+        if self.abandoned or not is_frozen(obj) or not self._overloaded():
             return False
         self.stash.append(obj)
         if len(self.stash) > self.records.maxsize:
