@@ -284,7 +284,7 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None, _dep
     truncation (or not JSON at all) is masked as far as it goes. Values of
     sensitive keys are replaced whole, objects and arrays included.
     """
-    if also_sensitive is None and "\\" not in text:
+    if also_sensitive is None:
         masked = _mask_plain_json(text)
         if masked is not None:
             return masked

@@ -241,8 +241,17 @@ class Worker:
                 obj = self.records.get_nowait()
             except queue.Empty:
                 return self.stash.popleft() if self.stash else None
-            if not self._stash(obj):
-                return obj
+            if self._stash(obj):
+                continue
+            if self.stash:  # older than obj: it waits its turn
+                self.stash.append(obj)
+                return self.stash.popleft()
+            return obj
+
+    def _take_stash(self) -> None:
+        """Take everything stashed, oldest first (a flush or shutdown needs it all out)."""
+        while self.stash:
+            self._take(self.stash.popleft())
 
     def _yield_to_requests(self) -> None:
         """Formatting (parsing, masking) is pure Python and holds the GIL; hand
@@ -281,8 +290,7 @@ class Worker:
             self._add(record)
         elif isinstance(obj, FlushRequest):
             # Everything queued before it must go out: the stash included.
-            while self.stash:
-                self._take(self.stash.popleft())
+            self._take_stash()
             self._deliver()
             obj.done.set()
 
@@ -379,18 +387,9 @@ class Worker:
         # Back to the send as soon as it is over, even if requests keep the
         # queue from ever running empty.
         while self.held is None and not self.abandoned and not sent.is_set():
-            try:
-                obj = self.records.get_nowait()
-            except queue.Empty:
-                if not self.stash:
-                    return
-                obj = self.stash.popleft()
-            else:
-                if self._stash(obj):
-                    continue
-                if self.stash:  # older than obj: it waits its turn
-                    self.stash.append(obj)
-                    obj = self.stash.popleft()
+            obj = self._next()
+            if obj is None:
+                return
             record = thaw(obj)
             if record is not None:
                 self._add(record)
@@ -487,15 +486,11 @@ class Worker:
             self.abandoned = True
             items = [*self.in_flight, *self.pending]
             self.in_flight, self.pending, self.pending_bytes = [], [], 0
-            stashed, self.stash = list(self.stash), collections.deque()
-            for obj in stashed:
-                record = thaw(obj)
-                item = self._format(record) if record is not None else None
-                if item is not None:
-                    items.append(item)
+            # The stash first: it is older than anything still queued.
+            left, self.stash = self.stash, collections.deque()
             while True:
                 try:
-                    obj = self.records.get_nowait()
+                    obj = left.popleft() if left else self.records.get_nowait()
                 except queue.Empty:
                     break
                 record = thaw(obj)
@@ -526,8 +521,7 @@ class Worker:
                     break
             # Spool first, then send from the spool: if the process dies while
             # sending, nothing that was queued is lost.
-            while self.stash:
-                self._take(self.stash.popleft())
+            self._take_stash()
             with self.lock:
                 if self.abandoned:
                     return
@@ -542,8 +536,7 @@ class Worker:
                 self._replay(deadline, timeout=min(self.opts.timeout, remaining))
                 if self.store.backlog >= before and self.next_retry:
                     break  # the sink refused; leave the rest for the next start
-            while self.stash:
-                self._take(self.stash.popleft())
+            self._take_stash()
             with self.lock:
                 # Taken in while the replay above was sending.
                 if not self.abandoned and self.pending:
