@@ -11,7 +11,6 @@ A custom ``logging.setLogRecordFactory`` is honoured: then the factory makes it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -57,10 +56,47 @@ def make_record(
         return logger.makeRecord(
             logger.name, level, pathname, lineno, msg, (), exc_info, _FUNC, extra
         )
+    static = _static_attrs(logger.name, pathname, lineno)
+    return _assemble(static, origin(level), msg, exc_info, extra)
+
+
+Site = tuple[str, str, int]  # logger name, pathname, lineno
+Origin = tuple[int, float, Any, Any, Any, Any, Any]
+_NO_TASK = "django_reqlog.no-task-attribute"  # this Python's LogRecord has no taskName
+_HAS_TASK_NAME = hasattr(logging.LogRecord("", 0, "", 0, "", (), None), "taskName")
+
+
+def origin(level: int) -> Origin:
+    """What a record says about when and where it was made (level, time,
+    thread, process, task), read as ``LogRecord.__init__`` reads it, on the
+    thread that makes the record."""
+    now = time.time()
+    thread = thread_name = process = process_name = None
+    if logging.logThreads:
+        thread = threading.get_ident()
+        thread_name = threading.current_thread().name
+    if logging.logProcesses:
+        process = os.getpid()
+    if logging.logMultiprocessing:
+        process_name = "MainProcess"
+        multiprocessing = sys.modules.get("multiprocessing")
+        if multiprocessing is not None:
+            # Not contextlib.suppress: a context manager per event is measurable.
+            try:  # noqa: SIM105
+                process_name = multiprocessing.current_process().name
+            except Exception:
+                pass  # the standard library tolerates this too
+    task = _task_name() if _HAS_TASK_NAME else _NO_TASK
+    return (level, now, thread, thread_name, process, process_name, task)
+
+
+def _assemble(
+    static: dict[str, Any], made: Origin, msg: object, exc_info: Any, extra: dict[str, Any]
+) -> RequestRecord:
+    level, now, thread, thread_name, process, process_name, task = made
     record = RequestRecord()
     attrs = record.__dict__
-    attrs.update(_static_attrs(logger.name, pathname, lineno))
-    now = time.time()
+    attrs.update(static)
     attrs["msg"] = msg
     attrs["args"] = ()
     attrs["levelno"] = level
@@ -69,20 +105,20 @@ def make_record(
     attrs["created"] = now
     attrs["msecs"] = int((now - int(now)) * 1000) + 0.0
     attrs["relativeCreated"] = (now - _START) * 1000
-    if logging.logThreads:
-        attrs["thread"] = threading.get_ident()
-        attrs["threadName"] = threading.current_thread().name
-    if logging.logProcesses:
-        attrs["process"] = os.getpid()
-    if logging.logMultiprocessing:
-        multiprocessing = sys.modules.get("multiprocessing")
-        if multiprocessing is not None:
-            with contextlib.suppress(Exception):  # the standard library tolerates this too
-                attrs["processName"] = multiprocessing.current_process().name
-    if "taskName" in attrs:
-        attrs["taskName"] = _task_name()
+    attrs["thread"] = thread
+    attrs["threadName"] = thread_name
+    attrs["process"] = process
+    attrs["processName"] = process_name
+    if task is not _NO_TASK:
+        attrs["taskName"] = task
     attrs.update(extra)
     return record
+
+
+def assemble_record(site: Site, made: Origin, msg: object, extra: dict[str, Any]) -> RequestRecord:
+    """The record ``make_record`` would have made at ``site`` with ``made``
+    captured then: for events whose record is only needed on another thread."""
+    return _assemble(_static_attrs(*site), made, msg, None, extra)
 
 
 def _task_name() -> str | None:

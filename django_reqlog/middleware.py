@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -21,14 +22,15 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.signals import got_request_exception, setting_changed
 from django.http import HttpRequest
-from django.http.response import HttpResponseBase
+from django.http.response import HttpResponseBase, ResponseHeaders
 from django.utils.functional import SimpleLazyObject, empty
 
-from django_reqlog._record import make_record
+from django_reqlog._record import Site, make_record, origin
 from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, TeeStream, once
 from django_reqlog.conf import clear_caches, conf, derived, register_cache_clearer
 from django_reqlog.event import EventMessage, RequestFacts, is_textual
+from django_reqlog.frozen import request_event
 from django_reqlog.request_id import _current, accept_or_generate, trace_id_from_traceparent
 
 logger = logging.getLogger("django_reqlog")
@@ -54,7 +56,10 @@ class _Config:
         "enabled",
         "max_body_bytes",
         "request_id_header",
+        "request_id_header_key",
+        "request_id_meta_key",
         "sample_rate",
+        "skip_path_re",
         "slow_ns",
     )
 
@@ -65,8 +70,18 @@ class _Config:
         self.capture_headers = conf.capture_headers
         self.max_body_bytes = conf.max_body_bytes
         self.request_id_header = conf.request_id_header
+        # The response header is written straight into the response's header
+        # store when its name needs none of the checks and encoding Django's
+        # ``response[name] = value`` does (the value is always a safe ID).
+        token = _TOKEN.fullmatch(self.request_id_header) is not None
+        self.request_id_header_key = self.request_id_header.lower() if token else None
+        self.request_id_meta_key = derived.request_id_meta_key
+        self.skip_path_re = derived.skip_path_re
         self.sample_rate = conf.sample_rate
         self.slow_ns = conf.slow_request_ms * 1_000_000
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 
 
 _config: _Config | None = None
@@ -198,11 +213,11 @@ class RequestLogMiddleware:
             config = _settings()
             if not config.enabled:
                 return None
-            skip = derived.skip_path_re
+            skip = config.skip_path_re
             if skip is not None and skip.search(request.path_info):
                 return None
             meta = request.META
-            incoming = meta.get(derived.request_id_meta_key)
+            incoming = meta.get(config.request_id_meta_key)
             request_id = new_id() if incoming is None else accept_or_generate(incoming)
             tee = None
             if (
@@ -222,9 +237,7 @@ class RequestLogMiddleware:
         self, state: _State, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         try:
-            header = _settings().request_id_header
-            if header not in response:
-                response[header] = state.request_id
+            _set_request_id(response, state.request_id, _settings())
             facts = self._facts(state, request, response.status_code)
             if facts is None:
                 return response
@@ -292,17 +305,22 @@ class RequestLogMiddleware:
             # Read the user's attributes on the real object: every attribute
             # read through the lazy proxy costs a failed lookup and a
             # re-dispatch, about a fifth of the middleware's own time.
-            user = None if user._wrapped is empty else user._wrapped
+            wrapped = _lazy_state(user).get("_wrapped", empty)
+            user = None if wrapped is empty else wrapped
         if user is not None:
             facts.user_id, facts.username = _identity(user)
         return facts
 
     def _response_body(self, facts: RequestFacts, response: HttpResponseBase) -> None:
-        facts.response_content_type = response.get("Content-Type", "") or ""
+        store = _header_store(response)
+        if store is not None:
+            facts.response_content_type = store.get("content-type", ("", ""))[1] or ""
+        else:
+            facts.response_content_type = response.get("Content-Type", "") or ""
         chunks = getattr(response, "_container", None)
         if not isinstance(chunks, list):
             chunks = [getattr(response, "content", b"")]
-        facts.response_bytes = sum(len(c) for c in chunks)
+        facts.response_bytes = sum(map(len, chunks))
         config = _settings()
         if config.capture_response_body and is_textual(facts.response_content_type):
             limit = config.max_body_bytes
@@ -359,17 +377,83 @@ class RequestLogMiddleware:
         exc_info = None
         if request is not None:
             exc_info = request.__dict__.pop(_EXC_ATTR, None)
-        here = sys._getframe()
+        level = _level(status)
+        sinks = None if exc_info is not None else _direct_sinks(level)
+        if sinks is not None:
+            event = request_event(_SITE, origin(level), facts)
+            for sink in sinks:
+                sink.queue_request_event(event)
+            return
         record = make_record(
             logger,
-            _level(status),
+            level,
             EventMessage(facts),
             exc_info,
             {"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id},
-            pathname=here.f_code.co_filename,
-            lineno=here.f_lineno,
+            pathname=_SITE[1],
+            lineno=_SITE[2],
         )
         logger.handle(record)
+
+
+# Where request records say they were made: the logger, this file, _emit.
+_SITE: Site = (
+    logger.name,
+    RequestLogMiddleware._emit.__code__.co_filename,
+    RequestLogMiddleware._emit.__code__.co_firstlineno,
+)
+
+
+def _direct_sinks(level: int) -> list[Any] | None:
+    """The handlers that would emit a request record at ``level``, when all
+    of them are django-reqlog shippers that would only queue it.
+
+    Then the record itself is not needed on the request thread: the event is
+    handed to them as it is, and the record is made on their worker, equal to
+    the one ``Logger.handle`` would have passed them. That saves most of what
+    logging costs a request. None when anything could see or change the
+    record first (a filter, a record factory, any other handler, or no
+    handler at all, where logging falls back to ``lastResort``).
+    """
+    if logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
+        return None
+    sinks = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if handler.filters or not getattr(handler, "direct_request_events", False):
+                return None
+            if level >= handler.level:
+                sinks.append(handler)
+        if not current.propagate:
+            break
+        current = current.parent
+    return sinks or None
+
+
+def _header_store(response: HttpResponseBase) -> dict[str, tuple[str, str]] | None:
+    """The dict behind Django's ``ResponseHeaders`` (lower-case name to
+    ``(name, value)``), if this Django keeps one; reading and writing it
+    directly skips several Python calls per header."""
+    headers = getattr(response, "headers", None)
+    if type(headers) is not ResponseHeaders:
+        return None
+    store = getattr(headers, "_store", None)
+    return store if type(store) is dict else None
+
+
+def _set_request_id(response: HttpResponseBase, request_id: str, config: _Config) -> None:
+    """Answer with the request ID unless the view set the header itself."""
+    key = config.request_id_header_key
+    store = _header_store(response) if key is not None else None
+    if store is not None:
+        assert key is not None
+        if key not in store:
+            # Equal to ``response[name] = request_id``: the name is a token
+            # and the ID is validated or generated, so neither needs encoding.
+            store[key] = (config.request_id_header, request_id)
+    elif config.request_id_header not in response:
+        response[config.request_id_header] = request_id
 
 
 def _level(status: int) -> int:
@@ -424,8 +508,15 @@ def _raw_headers(meta: dict[str, Any]) -> list[tuple[str, str]]:
     return headers
 
 
+def _lazy_state(user: object) -> dict[str, Any]:
+    # The lazy object's own attributes, read past its __getattribute__ (a
+    # Python-level hook that every attribute read through the proxy pays).
+    state: dict[str, Any] = object.__getattribute__(user, "__dict__")
+    return state
+
+
 def _lazy_unevaluated(user: object) -> bool:
-    return isinstance(user, SimpleLazyObject) and user._wrapped is empty
+    return isinstance(user, SimpleLazyObject) and _lazy_state(user).get("_wrapped") is empty
 
 
 def _user_unevaluated(request: HttpRequest) -> bool:
@@ -442,7 +533,7 @@ def _certainly_anonymous(request: HttpRequest, user: Any) -> bool:
     comes from AuthenticationMiddleware and the session has no key (no cookie)
     and no login in it. Most anonymous traffic then costs no session load."""
     try:
-        setup = user._setupfunc
+        setup = _lazy_state(user).get("_setupfunc")
         module = getattr(setup, "__module__", None)
         qualname = getattr(setup, "__qualname__", "")
         if module != _DJANGO_LAZY_USER[0] or not qualname.endswith(_DJANGO_LAZY_USER[1]):

@@ -19,8 +19,8 @@ import pytest
 from django_reqlog._record import make_record
 from django_reqlog.event import EventMessage, RequestFacts
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
+from django_reqlog.frozen import freeze, thaw
 from django_reqlog.handlers import LogstashHandler
-from django_reqlog.handlers.frozen import freeze, thaw
 from django_reqlog.handlers.metrics import ShipperMetrics
 from django_reqlog.handlers.queue_worker import Worker
 from tests.handlers_support import HTTPReceiver, wait_for

@@ -20,9 +20,11 @@ import uuid
 import weakref
 from typing import Any
 
+from django_reqlog._stderr import warn
+from django_reqlog.frozen import Direct, freeze
 from django_reqlog.request_id import get_request_id
 
-from .frozen import freeze
+from .bounded_queue import BoundedQueue
 from .metrics import ShipperMetrics
 from .queue_worker import WAKE, FlushRequest, Worker, WorkerOptions
 from .spool import SpoolStore, _inherited
@@ -180,7 +182,7 @@ class ShipperHandler(logging.Handler):
 
     def _start(self) -> None:
         self.metrics = ShipperMetrics()
-        self._queue: queue.Queue[object] = queue.Queue(self.queue_size)
+        self._queue = BoundedQueue(self.queue_size)
         self._store = SpoolStore(
             self.spool_dir if self.spool_enabled else None,
             self.metrics,
@@ -239,6 +241,35 @@ class ShipperHandler(logging.Handler):
             self.metrics.dropped_at_emit += 1
         except Exception:
             self.handleError(record)
+
+    # Read by the middleware: a subclass that changes how records are handled
+    # or emitted must see real records, so it does not take request events
+    # straight from the middleware (see ``queue_request_event``).
+    direct_request_events = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.direct_request_events = (
+            cls.emit is ShipperHandler.emit
+            and cls.handle is logging.Handler.handle
+            and cls.filter is logging.Handler.filter
+        )
+
+    def queue_request_event(self, event: Direct) -> None:
+        """What ``emit`` does with a request event's record, for the event
+        itself: the middleware hands it over without making a LogRecord when
+        only shippers would see the record and nothing would change it (no
+        filters, the standard record factory). Never blocks, never raises."""
+        try:
+            if self._closed:
+                self.metrics.dropped_at_emit += 1
+                return
+            self._queue.put_nowait(event)
+            self.metrics.queued += 1
+        except queue.Full:
+            self.metrics.dropped_at_emit += 1
+        except Exception as exc:
+            warn(f"request event lost: {exc!r}", key="queue-request-event")
 
     # -- flushing and closing ------------------------------------------------
 

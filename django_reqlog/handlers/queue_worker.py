@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django_reqlog._stderr import warn
+from django_reqlog.frozen import is_frozen, thaw
 
-from .frozen import is_frozen, thaw
+from .bounded_queue import BoundedQueue
 from .metrics import ShipperMetrics, write_status_file
 from .spool import Item, SpoolStore
 from .transport import SendResult, Transport
@@ -123,7 +124,7 @@ class Worker:
         self,
         *,
         name: str,
-        records: queue.Queue[object],
+        records: BoundedQueue,
         format_record: Callable[[logging.LogRecord], str],
         transport_factory: Callable[[], Transport],
         store: SpoolStore,

@@ -16,14 +16,23 @@ import logging
 from operator import attrgetter
 from typing import Any
 
-from django_reqlog._record import RequestRecord
+from django_reqlog._record import Origin, RequestRecord, Site, assemble_record
 from django_reqlog.event import EventMessage, RequestFacts
 
 _TAG = "django_reqlog.frozen-request-event"
+_DIRECT_TAG = "django_reqlog.request-event"
 _FACT_NAMES = tuple(RequestFacts.__slots__)
 _facts_values = attrgetter(*_FACT_NAMES)
 
 Frozen = tuple[str, tuple[str, ...], tuple[Any, ...]]
+Direct = tuple[str, Site, Origin, tuple[Any, ...]]
+
+
+def request_event(site: Site, made: Origin, facts: RequestFacts) -> Direct:
+    """A request event queued without a LogRecord: the record is made from
+    this on the worker, exactly as ``make_record`` would have made it at
+    ``site`` (see ``RequestLogMiddleware._emit`` for when that is allowed)."""
+    return (_DIRECT_TAG, site, made, _plain_facts(facts))
 
 
 def freeze(record: logging.LogRecord) -> logging.LogRecord | Frozen:
@@ -60,7 +69,7 @@ def _plain_facts(facts: RequestFacts) -> tuple[Any, ...]:
 
 
 def is_frozen(obj: object) -> bool:
-    return type(obj) is tuple and len(obj) == 3 and obj[0] == _TAG
+    return type(obj) is tuple and len(obj) in (3, 4) and obj[0] in (_TAG, _DIRECT_TAG)
 
 
 def thaw(obj: object) -> logging.LogRecord | None:
@@ -70,17 +79,25 @@ def thaw(obj: object) -> logging.LogRecord | None:
     if not is_frozen(obj):
         return None
     assert isinstance(obj, tuple)
+    if obj[0] == _DIRECT_TAG:
+        facts = _facts(obj[3])
+        extra = {"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id}
+        return assemble_record(obj[1], obj[2], EventMessage(facts), extra)
     return _record(obj[1], obj[2])
+
+
+def _facts(values: tuple[Any, ...]) -> RequestFacts:
+    facts = RequestFacts(*values)
+    if facts.headers is not None:
+        facts.headers = [(name, value) for name, value in facts.headers]
+    if facts.sensitive_post is not None:
+        facts.sensitive_post = frozenset(facts.sensitive_post)
+    return facts
 
 
 def _record(keys: tuple[str, ...], values: tuple[Any, ...]) -> logging.LogRecord:
     state = dict(zip(keys, values, strict=True))
-    facts_values = dict(zip(_FACT_NAMES, state["reqlog"], strict=True))
-    if facts_values.get("headers") is not None:
-        facts_values["headers"] = [tuple(pair) for pair in facts_values["headers"]]
-    if facts_values.get("sensitive_post") is not None:
-        facts_values["sensitive_post"] = frozenset(facts_values["sensitive_post"])
-    facts = RequestFacts(**facts_values)
+    facts = _facts(state["reqlog"])
     state["reqlog"] = facts
     state["msg"] = EventMessage(facts)
     record = RequestRecord()
