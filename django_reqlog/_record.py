@@ -66,6 +66,11 @@ _NO_TASK = "django_reqlog.no-task-attribute"  # this Python's LogRecord has no t
 _HAS_TASK_NAME = hasattr(logging.LogRecord("", 0, "", 0, "", (), None), "taskName")
 
 
+# os.getpid() is a system call; the answer only changes in a forked child.
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
 def origin(level: int) -> Origin:
     """What a record says about when and where it was made (level, time,
     thread, process, task), read as ``LogRecord.__init__`` reads it, on the
@@ -76,7 +81,7 @@ def origin(level: int) -> Origin:
         thread = threading.get_ident()
         thread_name = threading.current_thread().name
     if logging.logProcesses:
-        process = os.getpid()
+        process = _pid[0]
     if logging.logMultiprocessing:
         process_name = "MainProcess"
         multiprocessing = sys.modules.get("multiprocessing")

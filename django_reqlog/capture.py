@@ -74,6 +74,19 @@ class TeeStream:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    # Django calls these two for every body it reads. Through __getattr__
+    # each would first fail the normal lookup (an AttributeError raised and
+    # caught) and then run Python code: a measurable share of what the tee
+    # costs a request. They forward exactly as __getattr__ would.
+    def seekable(self) -> bool:
+        seekable = getattr(self._inner, "seekable", None)
+        return bool(seekable()) if seekable is not None else False
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
     def fill_prefix(self, expected: int | None) -> None:
         """Read up to the prefix limit if the application left the body unread.
 

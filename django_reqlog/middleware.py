@@ -111,9 +111,13 @@ _ID_BATCH = 64
 _ids: list[str] = []
 
 
+# RFC 4122 variant bits: the hex digit at index 16 becomes one of 8, 9, a, b.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def _as_uuid4(hex32: str) -> str:
-    # Version nibble 4 and RFC 4122 variant bits, as uuid4() sets them.
-    return f"{hex32[:12]}4{hex32[13:16]}{'89ab'[int(hex32[16], 16) & 3]}{hex32[17:]}"
+    # Version nibble 4 and the variant, as uuid4() sets them.
+    return f"{hex32[:12]}4{hex32[13:16]}{_VARIANT[hex32[16]]}{hex32[17:]}"
 
 
 def new_id() -> str:
@@ -146,10 +150,17 @@ def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs
 
 
 class _State:
-    __slots__ = ("request_id", "start_ns", "started_at", "tee", "token")
+    __slots__ = ("content_length", "request_id", "start_ns", "started_at", "tee", "token")
 
-    def __init__(self, request_id: str, tee: TeeStream | None, token: Token[str | None]) -> None:
+    def __init__(
+        self,
+        request_id: str,
+        content_length: int | None,
+        tee: TeeStream | None,
+        token: Token[str | None],
+    ) -> None:
         self.request_id = request_id
+        self.content_length = content_length
         self.tee = tee
         self.token = token
         self.started_at = time.time()
@@ -219,16 +230,17 @@ class RequestLogMiddleware:
             meta = request.META
             incoming = meta.get(config.request_id_meta_key)
             request_id = new_id() if incoming is None else accept_or_generate(incoming)
+            content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
             tee = None
             if (
                 config.capture_request_body
-                and _has_body(meta)
+                and (content_length or _chunked(meta))
                 and not getattr(request, "_read_started", False)
                 and hasattr(request, "_stream")
             ):
                 tee = TeeStream(request._stream, config.max_body_bytes)
                 request._stream = tee  # type: ignore[assignment]
-            return _State(request_id, tee, _current.set(request_id))
+            return _State(request_id, content_length, tee, _current.set(request_id))
         except Exception as exc:
             warn(f"request capture disabled for one request: {exc!r}", key="begin")
             return None
@@ -265,7 +277,7 @@ class RequestLogMiddleware:
         if not logger.isEnabledFor(level):
             return None
         config = _settings()
-        content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
+        content_length = state.content_length
         facts = RequestFacts(
             event_id=new_id(),
             request_id=state.request_id,
@@ -465,6 +477,8 @@ def _level(status: int) -> int:
 
 
 def _int_or_none(value: object) -> int | None:
+    if value is None:
+        return None
     try:
         number = int(str(value))
     except (TypeError, ValueError):
@@ -472,9 +486,8 @@ def _int_or_none(value: object) -> int | None:
     return number if number >= 0 else None
 
 
-def _has_body(meta: dict[str, Any]) -> bool:
-    length = _int_or_none(meta.get("CONTENT_LENGTH"))
-    return bool(length) or "chunked" in str(meta.get("HTTP_TRANSFER_ENCODING", "")).lower()
+def _chunked(meta: dict[str, Any]) -> bool:
+    return "chunked" in str(meta.get("HTTP_TRANSFER_ENCODING", "")).lower()
 
 
 def _request_body(facts: RequestFacts, request: HttpRequest, tee: TeeStream | None) -> None:

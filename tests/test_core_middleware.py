@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import logging
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -473,3 +474,62 @@ def test_file_like_upload_stream_unchanged():
     assert tee.readline() == b"line1\n"
     assert tee.read(3) == b"lin"
     assert tee.read() == b"e2\nline3"
+
+
+class _NoSeekNoClose:
+    """A WSGI input with only read and readline, as PEP 3333 requires."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._data.read(size)
+
+    def readline(self, size: int = -1, /) -> bytes:
+        return self._data.readline(size)
+
+
+class _Unseekable(io.BytesIO):
+    def seekable(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("inner", "seekable"),
+    [
+        pytest.param(lambda: io.BytesIO(b"abc"), True, id="seekable"),
+        pytest.param(lambda: _Unseekable(b"abc"), False, id="not seekable"),
+        pytest.param(lambda: _NoSeekNoClose(b"abc"), False, id="no seekable, no close"),
+    ],
+)
+def test_tee_answers_seekable_and_close_for_its_stream(inner: Any, seekable: bool) -> None:
+    """Django's request.body asks the stream both; the tee answers for the
+    stream it wraps, and a stream without them is no error."""
+    from django_reqlog.capture import TeeStream
+
+    stream = inner()
+    tee = TeeStream(stream, 8)
+    assert tee.seekable() is seekable
+    assert tee.read() == b"abc"
+    tee.close()
+    assert getattr(stream, "closed", True) is True
+
+
+@pytest.mark.parametrize("make_input", [io.BytesIO, _NoSeekNoClose])
+def test_request_body_through_the_tee_for_any_wsgi_input(capture: Any, make_input: Any) -> None:
+    body = b'{"a": 1, "password": "x"}'
+    request = RequestFactory().post("/echo/", data=body, content_type="application/json")
+    request.META["wsgi.input"] = make_input(body)
+    from django.core.handlers.wsgi import LimitedStream
+
+    request._stream = LimitedStream(request.META["wsgi.input"], len(body))
+    seen: list[bytes] = []
+
+    def view(req: Any) -> HttpResponse:
+        seen.append(req.body)
+        return HttpResponse("ok")
+
+    RequestLogMiddleware(view)(request)
+    assert seen == [body]
+    event = capture.only()
+    assert event["http"]["request"]["body"]["content"] == '{"a": 1, "password": "[REDACTED]"}'
