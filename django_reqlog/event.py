@@ -53,13 +53,16 @@ class RequestFacts:
     content_length: int | None
     content_encoding: str
     trace_id: str | None = None
+    # Known when the middleware makes the facts: ahead of the fields filled in
+    # afterwards, so it can pass everything positionally.
+    status: int = 0
+    max_body_bytes: int = 8192
     headers: list[tuple[str, str]] | None = None
     body_prefix: bytes | None = None
     body_bytes: int | None = None
     sensitive_post: frozenset[str] | None = None
     route: str | None = None
     view: str | None = None
-    status: int = 0
     response_content_type: str = ""
     response_bytes: int | None = None
     response_body_prefix: bytes | None = None
@@ -68,7 +71,6 @@ class RequestFacts:
     username: str | None = None
     duration_ns: int = 0
     slow: bool = False
-    max_body_bytes: int = 8192
     _fields: dict[str, Any] | None = field(default=None, repr=False)
 
 
