@@ -369,15 +369,17 @@ def _report(
         )
     lines += [
         "",
-        f"{args.shipper_events - 1} real request records (made by the middleware) are handed to "
-        "a fresh handler; events/s is wall time until the handler is idle; worker CPU is the "
-        "worker thread's own utime+stime from /proc (best of 3 runs).",
+        f"{args.shipper_events - 1} real request events (made by the middleware, as it queues "
+        "them for a shipper) are handed to a fresh handler; events/s is wall time until the "
+        "handler is idle; worker CPU is the worker thread's own utime+stime from /proc "
+        "(best of 3 runs).",
         "",
     ]
     if memory is not None:
         lines += [
-            f"Queue memory: {memory['count']:,} queued request records (1 KB bodies) hold "
-            f"{memory['rss_delta_mb']:.1f} MiB of resident memory.",
+            f"Queue memory: {memory['count']:,} queued request events (1 KB bodies) hold "
+            f"{memory['rss_delta_mb']:.1f} MiB of resident memory "
+            f"(as LogRecords, the same requests hold {memory['records_rss_delta_mb']:.1f} MiB).",
             "",
         ]
     lines += _paired_section(paired)
