@@ -116,3 +116,24 @@ def test_middleware_events_point_at_the_middleware() -> None:
     assert record.filename == "middleware.py"
     assert record.funcName == "_emit"
     assert record.lineno > 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_records_its_own_pid() -> None:
+    """The pid is cached (os.getpid is a system call), and refreshed in a child."""
+    from django_reqlog._record import origin
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            recorded = origin(logging.INFO)[4]
+            os.write(write_end, f"{recorded} {os.getpid()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    recorded, actual = os.read(read_end, 100).decode().split()
+    os.close(read_end)
+    assert recorded == actual == str(pid)
+    assert origin(logging.INFO)[4] == os.getpid()
