@@ -249,9 +249,8 @@ class _Keep(logging.Handler):
         self.queue.put_nowait(record)
 
 
-def _records(count: int) -> list[logging.LogRecord]:
-    """Real request records, made by the middleware on real requests."""
-    keep = _Keep(count)
+def _drive(keep: _Keep | _KeepEvents, count: int) -> list[Any]:
+    """``count`` real requests through the middleware; what ``keep`` kept of them."""
     logger = logging.getLogger("django_reqlog")
     previous, logger.handlers[:] = list(logger.handlers), [keep]
     logger.setLevel(logging.INFO)
@@ -261,6 +260,11 @@ def _records(count: int) -> list[logging.LogRecord]:
         one()
     logger.handlers[:] = previous
     return [keep.queue.get_nowait() for _ in range(count)]
+
+
+def _records(count: int) -> list[logging.LogRecord]:
+    """Real request records, made by the middleware on real requests."""
+    return _drive(_Keep(count), count)
 
 
 class _KeepEvents(logging.Handler):
@@ -284,16 +288,7 @@ class _KeepEvents(logging.Handler):
 
 def _events(count: int) -> list[object]:
     """Real request events, made by the middleware on real requests, as queued."""
-    keep = _KeepEvents(count)
-    logger = logging.getLogger("django_reqlog")
-    previous, logger.handlers[:] = list(logger.handlers), [keep]
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    one = wsgi_driver()
-    for _ in range(count):
-        one()
-    logger.handlers[:] = previous
-    return [keep.queue.get_nowait() for _ in range(count)]
+    return _drive(_KeepEvents(count), count)
 
 
 def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:

@@ -25,3 +25,20 @@ def attached(handler: H, level: int = logging.DEBUG) -> Iterator[H]:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
         logger.propagate = old_propagate
+
+
+@contextmanager
+def tenant_record_factory() -> Iterator[None]:
+    """A custom LogRecord factory (adds ``tenant="acme"``) for the length of a test."""
+    original = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = original(*args, **kwargs)
+        record.tenant = "acme"
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(original)

@@ -29,7 +29,7 @@ from django_reqlog.frozen import freeze, is_frozen, thaw
 from django_reqlog.handlers import LogstashHandler, ShipperHandler
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.handlers_support import TCPReceiver, wait_for
-from tests.logging_support import attached
+from tests.logging_support import attached, tenant_record_factory
 
 LOGGER = logging.getLogger("django_reqlog")
 
@@ -160,20 +160,10 @@ def _keep_all(record: logging.LogRecord) -> bool:
 
 
 def test_a_record_factory_gets_the_standard_record() -> None:
-    original = logging.getLogRecordFactory()
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = original(*args, **kwargs)
-        record.tenant = "acme"
-        return record
-
-    logging.setLogRecordFactory(factory)
-    try:
+    with tenant_record_factory():
         shipper = Direct()
         assert _route([shipper]) == (0, 1)
-        assert shipper.records[0].tenant == "acme"  # type: ignore[attr-defined]
-    finally:
-        logging.setLogRecordFactory(original)
+    assert shipper.records[0].tenant == "acme"  # type: ignore[attr-defined]
 
 
 def test_propagation_to_a_root_handler_gets_the_standard_record() -> None:

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from django_reqlog._record import RequestRecord, make_record
-from tests.logging_support import attached
+from tests.logging_support import attached, tenant_record_factory
 
 
 class _Keep(logging.Handler):
@@ -87,21 +87,11 @@ def test_thread_is_the_callers() -> None:
 
 
 def test_a_custom_record_factory_is_honoured() -> None:
-    original = logging.getLogRecordFactory()
-
-    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = original(*args, **kwargs)
-        record.tenant = "acme"
-        return record
-
-    logging.setLogRecordFactory(factory)
-    try:
+    with tenant_record_factory():
         logger = logging.getLogger("reqlog.test.record")
         record = make_record(
             logger, logging.INFO, "m", None, {"event_id": "e2"}, pathname="x.py", lineno=7
         )
-    finally:
-        logging.setLogRecordFactory(original)
     assert not isinstance(record, RequestRecord)
     assert record.tenant == "acme"  # type: ignore[attr-defined]
     assert (record.event_id, record.lineno, record.funcName) == ("e2", 7, "_emit")  # type: ignore[attr-defined]
