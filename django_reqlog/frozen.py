@@ -8,6 +8,11 @@ tens of milliseconds, on whichever request thread happens to allocate next.
 A tuple holding only strings, numbers, bytes and None is dropped from the
 collector's lists at its first collection, so a request event is queued as
 one. This is copying, not formatting: nothing is parsed or masked here.
+
+Two forms: a record that went through ``logging`` is kept with all its
+attributes (``freeze``); an event the middleware hands straight to the
+shippers (``request_event``) is kept as the facts plus what its record will
+need, and the record is made when the worker takes it (``thaw``).
 """
 
 from __future__ import annotations

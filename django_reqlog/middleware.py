@@ -440,7 +440,7 @@ def _direct_sinks(level: int) -> list[Any] | None:
     record first (a filter, a record factory, any other handler, or no
     handler at all, where logging falls back to ``lastResort``).
     """
-    if logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
+    if logger.disabled or logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
         return None
     sinks = []
     current: logging.Logger | None = logger
