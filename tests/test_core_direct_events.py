@@ -341,3 +341,27 @@ def _ok() -> Any:
     from django.http import HttpResponse
 
     return HttpResponse("ok")
+
+
+def test_a_disabled_logger_gets_nothing_either_way() -> None:
+    shipper = Direct()
+    LOGGER.disabled = True
+    try:
+        assert _route([shipper]) == (0, 0)
+    finally:
+        LOGGER.disabled = False
+
+
+def test_a_logger_disabled_while_a_stream_is_sent_gets_nothing() -> None:
+    """A streamed response's event is emitted when the stream closes; if the
+    logger was disabled meanwhile, neither path delivers it."""
+    shipper = Direct()
+    with attached(shipper):
+        response = Client().get("/stream/")
+        LOGGER.disabled = True
+        try:
+            b"".join(response.streaming_content)  # type: ignore[attr-defined]
+            response.close()
+        finally:
+            LOGGER.disabled = False
+    assert (shipper.events, shipper.records) == ([], [])
