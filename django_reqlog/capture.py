@@ -83,7 +83,9 @@ class TeeStream:
     # Django calls these two for every body it reads. Through __getattr__
     # each would first fail the normal lookup (an AttributeError raised and
     # caught) and then run Python code: a measurable share of what the tee
-    # costs a request. They forward exactly as __getattr__ would.
+    # costs a request. They forward to the wrapped stream; a stream without
+    # them (PEP 3333 asks only for read and readline) counts as not seekable,
+    # and closing it does nothing, which is what Django does with it anyway.
     def seekable(self) -> bool:
         seekable = getattr(self._inner, "seekable", None)
         return bool(seekable()) if seekable is not None else False
