@@ -10,6 +10,17 @@ from typing import TypeVar
 H = TypeVar("H", bound=logging.Handler)
 
 
+class KeepRecords(logging.Handler):
+    """Keeps every record it is given, unformatted."""
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @contextmanager
 def attached(handler: H, level: int = logging.DEBUG) -> Iterator[H]:
     """The only handler that sees request events meanwhile; the logger's level

@@ -29,12 +29,12 @@ from django_reqlog.frozen import freeze, is_frozen, thaw
 from django_reqlog.handlers import LogstashHandler, ShipperHandler
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.handlers_support import TCPReceiver, wait_for
-from tests.logging_support import attached, tenant_record_factory
+from tests.logging_support import KeepRecords, attached, tenant_record_factory
 
 LOGGER = logging.getLogger("django_reqlog")
 
 
-class Direct(logging.Handler):
+class Direct(KeepRecords):
     """Takes request events the way a shipper does; keeps records too."""
 
     direct_request_events = True
@@ -42,22 +42,9 @@ class Direct(logging.Handler):
     def __init__(self, level: int = logging.NOTSET) -> None:
         super().__init__(level)
         self.events: list[Any] = []
-        self.records: list[logging.LogRecord] = []
 
     def queue_request_event(self, event: Any) -> None:
         self.events.append(event)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-class Plain(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 class CustomEmit(LogstashHandler):
@@ -129,7 +116,7 @@ def test_only_shippers_listening_means_no_record_on_the_request_thread() -> None
 @pytest.mark.parametrize(
     "other",
     [
-        pytest.param(Plain, id="another handler"),
+        pytest.param(KeepRecords, id="another handler"),
         pytest.param(lambda: _filtered(Direct()), id="a handler filter"),
     ],
 )
@@ -167,7 +154,7 @@ def test_a_record_factory_gets_the_standard_record() -> None:
 
 
 def test_propagation_to_a_root_handler_gets_the_standard_record() -> None:
-    plain = Plain()
+    plain = KeepRecords()
     with root_handlers() as handlers:
         handlers.append(plain)
         shipper = Direct()

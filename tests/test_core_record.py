@@ -11,20 +11,11 @@ import pytest
 from django.test import Client
 
 from django_reqlog._record import RequestRecord, make_record
-from tests.logging_support import attached, tenant_record_factory
-
-
-class _Keep(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+from tests.logging_support import KeepRecords, attached, tenant_record_factory
 
 
 def _by_stdlib(logger: logging.Logger, level: int) -> logging.LogRecord:
-    keep = _Keep()
+    keep = KeepRecords()
     logger.addHandler(keep)
     try:
         logger.log(level, "hello", extra={"event_id": "e1"})
@@ -98,7 +89,7 @@ def test_a_custom_record_factory_is_honoured() -> None:
 
 
 def test_middleware_events_point_at_the_middleware() -> None:
-    keep = _Keep()
+    keep = KeepRecords()
     with attached(keep):
         Client().get("/hello/")
     assert len(keep.records) == 1
