@@ -74,6 +74,12 @@ class RequestFacts:
     _fields: dict[str, Any] | None = field(default=None, repr=False)
 
 
+def record_extra(facts: RequestFacts) -> dict[str, Any]:
+    """The attributes a request event's LogRecord carries besides the standard
+    ones, wherever the record is made (the middleware, or a shipper's worker)."""
+    return {"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id}
+
+
 class EventMessage:
     """A request record's message, rendered from masked fields only when formatted."""
 

@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import Any
 
 from django_reqlog._record import Origin, RequestRecord, Site, assemble_record
-from django_reqlog.event import EventMessage, RequestFacts
+from django_reqlog.event import EventMessage, RequestFacts, record_extra
 
 _TAG = "django_reqlog.frozen-request-event"
 _DIRECT_TAG = "django_reqlog.request-event"
@@ -86,8 +86,7 @@ def thaw(obj: object) -> logging.LogRecord | None:
     assert isinstance(obj, tuple)
     if obj[0] == _DIRECT_TAG:
         facts = _facts(obj[3])
-        extra = {"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id}
-        return assemble_record(obj[1], obj[2], EventMessage(facts), extra)
+        return assemble_record(obj[1], obj[2], EventMessage(facts), record_extra(facts))
     return _record(obj[1], obj[2])
 
 

@@ -29,7 +29,7 @@ from django_reqlog._record import Site, make_record, origin
 from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, TeeStream, once
 from django_reqlog.conf import clear_caches, conf, derived, register_cache_clearer
-from django_reqlog.event import EventMessage, RequestFacts, is_textual
+from django_reqlog.event import EventMessage, RequestFacts, is_textual, record_extra
 from django_reqlog.frozen import request_event
 from django_reqlog.request_id import _current, accept_or_generate, trace_id_from_traceparent
 
@@ -57,9 +57,7 @@ class _Config:
         "max_body_bytes",
         "request_id_header",
         "request_id_header_key",
-        "request_id_meta_key",
         "sample_rate",
-        "skip_path_re",
         "slow_ns",
     )
 
@@ -75,8 +73,6 @@ class _Config:
         # ``response[name] = value`` does (the value is always a safe ID).
         token = _TOKEN.fullmatch(self.request_id_header) is not None
         self.request_id_header_key = self.request_id_header.lower() if token else None
-        self.request_id_meta_key = derived.request_id_meta_key
-        self.skip_path_re = derived.skip_path_re
         self.sample_rate = conf.sample_rate
         self.slow_ns = conf.slow_request_ms * 1_000_000
 
@@ -230,11 +226,11 @@ class RequestLogMiddleware:
             config = _settings()
             if not config.enabled:
                 return None
-            skip = config.skip_path_re
+            skip = derived.skip_path_re
             if skip is not None and skip.search(request.path_info):
                 return None
             meta = request.META
-            incoming = meta.get(config.request_id_meta_key)
+            incoming = meta.get(derived.request_id_meta_key)
             request_id = new_id() if incoming is None else accept_or_generate(incoming)
             content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
             tee = None
@@ -414,7 +410,7 @@ class RequestLogMiddleware:
             level,
             EventMessage(facts),
             exc_info,
-            {"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id},
+            record_extra(facts),
             pathname=_SITE[1],
             lineno=_SITE[2],
         )

@@ -8,7 +8,6 @@ import dataclasses
 import gc
 import json
 import logging
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from django_reqlog.event import EventMessage, RequestFacts
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.frozen import freeze, thaw
 from django_reqlog.handlers import LogstashHandler
+from django_reqlog.handlers.bounded_queue import BoundedQueue
 from django_reqlog.handlers.metrics import ShipperMetrics
 from django_reqlog.handlers.queue_worker import Worker
 from tests.handlers_support import HTTPReceiver, wait_for
@@ -160,7 +160,7 @@ def test_the_stash_is_bounded_and_counts_what_it_drops(
     receiver = HTTPReceiver()
     try:
         options = handler_factory(receiver.port).options
-        records: queue.Queue[object] = queue.Queue(8)
+        records = BoundedQueue(8)
         metrics = ShipperMetrics()
         # A worker that is never started: only its bookkeeping is looked at.
         worker = Worker(

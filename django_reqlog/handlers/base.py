@@ -235,12 +235,18 @@ class ShipperHandler(logging.Handler):
                 request_id = get_request_id()
                 if request_id is not None:
                     record.request_id = request_id
-            self._queue.put_nowait(freeze(record))
-            self.metrics.queued += 1
-        except queue.Full:
-            self.metrics.dropped_at_emit += 1
+            self._put(freeze(record))
         except Exception:
             self.handleError(record)
+
+    def _put(self, item: object) -> None:
+        """Queue one item for the worker, or count it dropped if the queue is full."""
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.metrics.dropped_at_emit += 1
+            return
+        self.metrics.queued += 1
 
     # Read by the middleware: a subclass that changes how records are handled
     # or emitted must see real records, so it does not take request events
@@ -264,10 +270,7 @@ class ShipperHandler(logging.Handler):
             if self._closed:
                 self.metrics.dropped_at_emit += 1
                 return
-            self._queue.put_nowait(event)
-            self.metrics.queued += 1
-        except queue.Full:
-            self.metrics.dropped_at_emit += 1
+            self._put(event)
         except Exception as exc:
             warn(f"request event lost: {exc!r}", key="queue-request-event")
 

@@ -261,13 +261,11 @@ class Worker:
         the queue is more than half full: a process kept busy by its requests
         would otherwise starve the worker until the queue overflows and drops
         events. Then the worker takes its share of the CPU, and requests wait."""
-        maxsize = self.records.maxsize
-        if maxsize <= 0 or self.records.qsize() * 2 < maxsize:
+        if self.records.qsize() * 2 < self.records.maxsize:
             time.sleep(0)
 
     def _overloaded(self) -> bool:
-        maxsize = self.records.maxsize
-        return maxsize > 0 and self.records.qsize() * 4 >= maxsize * 3
+        return self.records.qsize() * 4 >= self.records.maxsize * 3
 
     def _stash(self, obj: object) -> bool:
         """Past three quarters of the queue, formatting is not keeping up (the
