@@ -47,13 +47,7 @@ class TeeStream:
             if len(data) < size:
                 data += self._note(self._inner.read(size - len(data)))
             return data
-        data = self._inner.read() if size is None else self._inner.read(size)
-        # _note, inlined: this is the one call every captured body goes through.
-        room = self.limit - len(self.prefix)
-        if room > 0 and data:
-            self.prefix += data[:room]
-        self.seen += len(data)
-        return data
+        return self._note(self._inner.read() if size is None else self._inner.read(size))
 
     def readline(self, size: int | None = -1, /) -> bytes:
         if self._pushback:

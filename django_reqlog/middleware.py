@@ -299,7 +299,7 @@ class RequestLogMiddleware:
             meta.get("CONTENT_TYPE", ""),
             state.content_length,
             meta.get("HTTP_CONTENT_ENCODING", ""),
-            _trace_id(meta),
+            trace_id_from_traceparent(meta.get("HTTP_TRACEPARENT")),
             status,
             config.max_body_bytes,
         )
@@ -477,11 +477,6 @@ def _set_request_id(
             store[key] = (config.request_id_header, request_id)
     elif config.request_id_header not in response:
         response[config.request_id_header] = request_id
-
-
-def _trace_id(meta: dict[str, Any]) -> str | None:
-    header = meta.get("HTTP_TRACEPARENT")
-    return trace_id_from_traceparent(header) if header else None
 
 
 def _level(status: int) -> int:
