@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from django_reqlog._json import is_json
+from django_reqlog.ascii_regex import AsciiAwarePattern
 from django_reqlog.conf import conf, register_cache_clearer
 
 REDACTED = "[REDACTED]"
@@ -102,7 +103,7 @@ _BEARER_WORDS = ("bearer", "token", "basic")
 
 
 @lru_cache(maxsize=1)
-def _extra_value_re() -> re.Pattern[str] | None:
+def _extra_value_re() -> AsciiAwarePattern | None:
     extra = []
     for pattern in conf.sensitive_value_patterns:
         try:
@@ -110,7 +111,7 @@ def _extra_value_re() -> re.Pattern[str] | None:
         except re.error:
             continue
         extra.append(f"(?:{pattern})")
-    return re.compile("|".join(extra)) if extra else None
+    return AsciiAwarePattern(re.compile("|".join(extra))) if extra else None
 
 
 def has_extra_value_patterns() -> bool:
