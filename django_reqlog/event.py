@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django_reqlog.client_ip import parse_ip, resolve_client_ip
-from django_reqlog.conf import derived
+from django_reqlog.conf import derived, register_cache_clearer
 from django_reqlog.redaction import (
     REDACTED,
     has_extra_value_patterns,
@@ -116,11 +117,9 @@ def request_fields(facts: RequestFacts) -> dict[str, Any]:
 
 
 def _build(facts: RequestFacts) -> dict[str, Any]:
-    client_ip, chain = resolve_client_ip(
-        facts.remote_addr, facts.forwarded_for, derived.trusted_networks
-    )
-    query = _mask_query(facts.query_string)
-    path = scrub_text(_cap(facts.path))
+    client_ip, chain, peer_ip = _addresses(facts.remote_addr, facts.forwarded_for)
+    query = _masked_query(facts.query_string)
+    path = _masked_text(facts.path)
     host, _, port = facts.host.rpartition(":") if _has_port(facts.host) else (facts.host, "", "")
     body, kind, truncated = _body(
         facts.body_prefix,
@@ -153,11 +152,11 @@ def _build(facts: RequestFacts) -> dict[str, Any]:
         "route": facts.route,
         "view": facts.view,
         "client_ip": client_ip,
-        "peer_ip": _peer_ip(facts.remote_addr),
-        "proxy_chain": chain if facts.forwarded_for else None,
+        "peer_ip": peer_ip,
+        "proxy_chain": list(chain) if facts.forwarded_for else None,
         "user_id": facts.user_id,
         "username": _cap(facts.username, 256) if facts.username is not None else None,
-        "user_agent": scrub_text(_cap(facts.user_agent)) or None,
+        "user_agent": _masked_text(facts.user_agent) or None,
         "referer": _mask_url(_cap(facts.referer)) or None,
         "request_content_type": _cap(facts.content_type, 256) or None,
         "request_body": body,
@@ -175,6 +174,65 @@ def _build(facts: RequestFacts) -> dict[str, Any]:
         "headers": _headers(facts.headers) if facts.headers is not None else None,
     }
     return fields
+
+
+# Request after request carries the same user agent, client addresses and
+# header values, and often the same path and query: their masked forms are
+# kept (in memory only, keyed by the raw text) instead of being worked out
+# again for every event. Long values, rarely repeated, are not kept.
+_MEMO_SIZE = 1024
+_MEMO_MAX_CHARS = 256
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _memo_text(text: str) -> str:
+    return scrub_text(_cap(text))
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _memo_query(query_string: str) -> str:
+    return _mask_query(query_string)
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _memo_header(name: str, value: str) -> str:
+    return _header_value(name, value)
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _memo_addresses(
+    remote_addr: str, forwarded_for: str
+) -> tuple[str | None, tuple[str, ...], str | None]:
+    client_ip, chain = resolve_client_ip(remote_addr, forwarded_for, derived.trusted_networks)
+    return client_ip, tuple(chain), _peer_ip(remote_addr)
+
+
+def _masked_text(text: str) -> str:
+    """A path or user agent, capped and scrubbed of secret-shaped values."""
+    return _memo_text(text) if len(text) <= _MEMO_MAX_CHARS else scrub_text(_cap(text))
+
+
+def _masked_query(query_string: str) -> str:
+    if len(query_string) <= _MEMO_MAX_CHARS:
+        return _memo_query(query_string)
+    return _mask_query(query_string)
+
+
+def _addresses(
+    remote_addr: str, forwarded_for: str
+) -> tuple[str | None, tuple[str, ...], str | None]:
+    """(client IP, proxy chain, peer IP)."""
+    if len(forwarded_for) <= _MEMO_MAX_CHARS:
+        return _memo_addresses(remote_addr, forwarded_for)
+    return _memo_addresses.__wrapped__(remote_addr, forwarded_for)
+
+
+def _clear_memos() -> None:
+    for memo in (_memo_text, _memo_query, _memo_header, _memo_addresses):
+        memo.cache_clear()
+
+
+register_cache_clearer(_clear_memos)
 
 
 def _peer_ip(remote_addr: str) -> str | None:
@@ -266,18 +324,23 @@ def _headers(raw: list[tuple[str, str]]) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name, value in raw[:MAX_HEADERS]:
         key = name.lower()
-        if is_sensitive_key(key):
-            kept[key] = REDACTED
+        if len(value) <= _MEMO_MAX_CHARS:
+            kept[key] = _memo_header(key, value)
         else:
-            # Mask first, then cut to the byte limit: a secret straddling the
-            # cut is masked whole instead of leaving a prefix that no longer
-            # looks like one.
-            window = value[: MAX_HEADER_VALUE * 2]
-            if window.startswith(("http://", "https://", "/")):
-                # Referer and friends: the query is masked like the request's own.
-                window = _mask_url(window)
-            kept[key] = _cap_bytes(scrub_free_text(window), MAX_HEADER_VALUE)
+            kept[key] = _header_value(key, value)
     return kept
+
+
+def _header_value(key: str, value: str) -> str:
+    if is_sensitive_key(key):
+        return REDACTED
+    # Mask first, then cut to the byte limit: a secret straddling the cut is
+    # masked whole instead of leaving a prefix that no longer looks like one.
+    window = value[: MAX_HEADER_VALUE * 2]
+    if window.startswith(("http://", "https://", "/")):
+        # Referer and friends: the query is masked like the request's own.
+        window = _mask_url(window)
+    return _cap_bytes(scrub_free_text(window), MAX_HEADER_VALUE)
 
 
 _TEXTUAL_TYPES = re.compile(
