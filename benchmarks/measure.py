@@ -4,7 +4,8 @@
 Django's WSGI (or ASGI) handler after a warm-up, and reports per-request
 latencies, whole-process CPU (the N requests plus the final drain of the
 handlers, so work moved to a worker thread is counted) and peak RSS.
-``shipper VARIANT M`` and ``queue-memory`` are the shipper and memory figures.
+``shipper VARIANT M`` and ``queue-memory`` are the shipper and memory figures;
+``worker-split N`` is benchmarks/worker_split.py's.
 run.py starts these; the last stdout line is the JSON result.
 """
 
@@ -419,6 +420,11 @@ def main() -> None:
         out = _run_queue_memory(int(sys.argv[2]), workdir)
     elif mode == "paired":
         out = _run_paired(int(sys.argv[2]), workdir)
+    elif mode == "worker-split":
+        _setup("reqlog-queue", workdir)
+        from benchmarks.worker_split import measure_split
+
+        out = {"count": int(sys.argv[2]), "split": measure_split(_events(int(sys.argv[2])))}
     else:
         raise SystemExit(f"unknown mode {mode}")
     sys.stdout.write(json.dumps(out) + "\n")
