@@ -222,7 +222,7 @@ def _addresses(
     remote_addr: str, forwarded_for: str
 ) -> tuple[str | None, tuple[str, ...], str | None]:
     """(client IP, proxy chain, peer IP)."""
-    if len(forwarded_for) <= _MEMO_MAX_CHARS:
+    if len(forwarded_for) + len(remote_addr) <= _MEMO_MAX_CHARS:
         return _memo_addresses(remote_addr, forwarded_for)
     return _memo_addresses.__wrapped__(remote_addr, forwarded_for)
 
@@ -324,7 +324,7 @@ def _headers(raw: list[tuple[str, str]]) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name, value in raw[:MAX_HEADERS]:
         key = name.lower()
-        if len(value) <= _MEMO_MAX_CHARS:
+        if len(key) + len(value) <= _MEMO_MAX_CHARS:
             kept[key] = _memo_header(key, value)
         else:
             kept[key] = _header_value(key, value)

@@ -100,3 +100,21 @@ def test_each_event_gets_its_own_proxy_chain():
     first = _fields()
     first["proxy_chain"].append("changed by a redact callback")
     assert _fields()["proxy_chain"] == ["203.0.113.9", "10.0.0.7"]
+
+
+def test_long_values_are_not_kept():
+    from django_reqlog import event
+
+    memos = (event._memo_text, event._memo_query, event._memo_header, event._memo_addresses)
+    event._clear_memos()
+    pad = "x" * 300
+    _fields(
+        path=f"/{pad}",
+        query_string=f"q={pad}",
+        user_agent=pad,
+        headers=[("x-long", pad), (f"x-{pad}", "short")],
+        forwarded_for=", ".join(["198.51.100.1"] * 30),
+    )
+    assert [memo.cache_info().currsize for memo in memos] == [0, 0, 0, 0]
+    _fields()
+    assert [memo.cache_info().currsize for memo in memos] == [2, 1, 2, 1]
