@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, wraps
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode
 
 from django_reqlog.client_ip import parse_ip, resolve_client_ip
@@ -182,57 +183,47 @@ def _build(facts: RequestFacts) -> dict[str, Any]:
 # again for every event. Long values, rarely repeated, are not kept.
 _MEMO_SIZE = 1024
 _MEMO_MAX_CHARS = 256
+_MEMOS: dict[str, Any] = {}  # function name -> its lru_cache, for clearing (and tests)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
-@lru_cache(maxsize=_MEMO_SIZE)
-def _memo_text(text: str) -> str:
+def _memoised(func: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``func``, its results kept for string arguments of at most
+    ``_MEMO_MAX_CHARS`` characters together."""
+    cached = lru_cache(maxsize=_MEMO_SIZE)(func)
+    _MEMOS[func.__name__] = cached
+
+    @wraps(func)
+    def call(*texts: str) -> _T:
+        if sum(map(len, texts)) <= _MEMO_MAX_CHARS:
+            return cached(*texts)
+        return func(*texts)  # type: ignore[arg-type,call-arg]
+
+    return cast("Callable[_P, _T]", call)  # positional strings only, as all callers pass
+
+
+def _clear_memos() -> None:
+    for cached in _MEMOS.values():
+        cached.cache_clear()
+
+
+register_cache_clearer(_clear_memos)
+
+
+@_memoised
+def _masked_text(text: str) -> str:
+    """A path or user agent, capped and scrubbed of secret-shaped values."""
     return scrub_text(_cap(text))
 
 
-@lru_cache(maxsize=_MEMO_SIZE)
-def _memo_query(query_string: str) -> str:
-    return _mask_query(query_string)
-
-
-@lru_cache(maxsize=_MEMO_SIZE)
-def _memo_header(name: str, value: str) -> str:
-    return _header_value(name, value)
-
-
-@lru_cache(maxsize=_MEMO_SIZE)
-def _memo_addresses(
-    remote_addr: str, forwarded_for: str
-) -> tuple[str | None, tuple[str, ...], str | None]:
-    client_ip, chain = resolve_client_ip(remote_addr, forwarded_for, derived.trusted_networks)
-    return client_ip, tuple(chain), _peer_ip(remote_addr)
-
-
-def _masked_text(text: str) -> str:
-    """A path or user agent, capped and scrubbed of secret-shaped values."""
-    return _memo_text(text) if len(text) <= _MEMO_MAX_CHARS else scrub_text(_cap(text))
-
-
-def _masked_query(query_string: str) -> str:
-    if len(query_string) <= _MEMO_MAX_CHARS:
-        return _memo_query(query_string)
-    return _mask_query(query_string)
-
-
+@_memoised
 def _addresses(
     remote_addr: str, forwarded_for: str
 ) -> tuple[str | None, tuple[str, ...], str | None]:
     """(client IP, proxy chain, peer IP)."""
-    if len(forwarded_for) + len(remote_addr) <= _MEMO_MAX_CHARS:
-        return _memo_addresses(remote_addr, forwarded_for)
-    return _memo_addresses.__wrapped__(remote_addr, forwarded_for)
-
-
-def _clear_memos() -> None:
-    for memo in (_memo_text, _memo_query, _memo_header, _memo_addresses):
-        memo.cache_clear()
-
-
-register_cache_clearer(_clear_memos)
+    client_ip, chain = resolve_client_ip(remote_addr, forwarded_for, derived.trusted_networks)
+    return client_ip, tuple(chain), _peer_ip(remote_addr)
 
 
 def _peer_ip(remote_addr: str) -> str | None:
@@ -269,6 +260,9 @@ def _mask_query(query_string: str) -> str:
     if not pairs:
         return scrub_free_text(query_string)
     return _cap(urlencode(mask_pairs(pairs), safe="[]/:,", errors="backslashreplace"))
+
+
+_masked_query = _memoised(_mask_query)
 
 
 # Nothing to decode and nothing urlencode() would escape: the masked query
@@ -324,13 +318,11 @@ def _headers(raw: list[tuple[str, str]]) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name, value in raw[:MAX_HEADERS]:
         key = name.lower()
-        if len(key) + len(value) <= _MEMO_MAX_CHARS:
-            kept[key] = _memo_header(key, value)
-        else:
-            kept[key] = _header_value(key, value)
+        kept[key] = _header_value(key, value)
     return kept
 
 
+@_memoised
 def _header_value(key: str, value: str) -> str:
     if is_sensitive_key(key):
         return REDACTED
