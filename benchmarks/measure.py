@@ -424,7 +424,8 @@ def main() -> None:
         _setup("reqlog-queue", workdir)
         from benchmarks.worker_split import measure_split
 
-        out = {"count": int(sys.argv[2]), "split": measure_split(_events(int(sys.argv[2])))}
+        count = int(sys.argv[2])
+        out = {"count": count, "split": measure_split(_events(count))}
     else:
         raise SystemExit(f"unknown mode {mode}")
     sys.stdout.write(json.dumps(out) + "\n")

@@ -1,7 +1,7 @@
 """How a shipper's worker spends one request event, and how much of it is
 masking the request body.
 
-    python benchmarks/worker_split.py [EVENTS]
+    python benchmarks/measure.py worker-split 3000     # JSON; make bench prints the table
 
 Real request events (the benchmark's 1 KB JSON POST, made by the middleware
 and kept as a shipper queues them) are turned into JSON lines the way the
@@ -9,20 +9,16 @@ worker does it: the record is made from the queued event, formatted and
 encoded. This is timed as it is, and again with the body's masking replaced
 by a plain copy. The second figure is a what-if, never a configuration: it
 is what the rest of formatting costs, and so the most a faster masking step
-could save. CPU time of this thread only; the best of nine runs of each, interleaved.
+could save. CPU time of this thread only; the best of nine runs of each,
+interleaved.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @contextmanager
@@ -68,23 +64,3 @@ def measure_split(events: list[object]) -> dict[str, dict[str, float]]:
                 unmasked = min(unmasked, _cpu_per_event(events, make()))
         out[name] = {"full": full, "body_unmasked": unmasked}
     return out
-
-
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
-    from benchmarks import measure
-
-    measure._setup("reqlog-queue", tempfile.mkdtemp())
-    split = measure_split(measure._events(count))
-    print(f"worker CPU per request event (record, format, encode), best of 9 x {count} events:")
-    for name, figures in split.items():
-        full, unmasked = figures["full"], figures["body_unmasked"]
-        print(
-            f"  {name}: {full:.1f} µs ({1e6 / full:,.0f}/s); body copied unmasked"
-            f" (what-if): {unmasked:.1f} µs ({1e6 / unmasked:,.0f}/s); body masking"
-            f" is {(full - unmasked) / full:.0%} of the event"
-        )
-
-
-if __name__ == "__main__":
-    main()
