@@ -101,6 +101,17 @@ def drive_requests(prefix: str, count: int) -> list[str]:
     return ids
 
 
+def sasl_ssl(kafka: KafkaSettings, mechanism: str, password: str | None = None) -> dict[str, Any]:
+    """Arguments for the test bed's SASL_SSL listener."""
+    return {
+        "tls": True,
+        "ca_certs": kafka.ca_certs,
+        "sasl_mechanism": mechanism,
+        "sasl_username": kafka.sasl_username,
+        "sasl_password": kafka.sasl_password if password is None else password,
+    }
+
+
 def assert_once_per_request(messages: list[Message], request_ids: list[str]) -> None:
     """Exactly one message per request, keyed by that request's event id."""
     by_request: dict[str, list[Message]] = {}
@@ -260,15 +271,7 @@ def test_each_request_arrives_once_keyed_by_its_event_id(
 def test_tls_and_sasl_deliver_to_the_sasl_ssl_listener(
     kafka: KafkaSettings, topic: str, make_handler: Any, mechanism: str
 ) -> None:
-    handler = make_handler(
-        kafka.sasl_bootstrap,
-        topic=topic,
-        tls=True,
-        ca_certs=kafka.ca_certs,
-        sasl_mechanism=mechanism,
-        sasl_username=kafka.sasl_username,
-        sasl_password=kafka.sasl_password,
-    )
+    handler = make_handler(kafka.sasl_bootstrap, topic=topic, **sasl_ssl(kafka, mechanism))
     records = [record(f"secure {i}") for i in range(20)]
     for rec in records:
         handler.handle(rec)
@@ -281,16 +284,8 @@ def test_tls_and_sasl_deliver_to_the_sasl_ssl_listener(
 def test_a_wrong_password_delivers_nothing_and_says_why(
     kafka: KafkaSettings, topic: str, make_handler: Any
 ) -> None:
-    handler = make_handler(
-        kafka.sasl_bootstrap,
-        topic=topic,
-        tls=True,
-        ca_certs=kafka.ca_certs,
-        sasl_mechanism="PLAIN",
-        sasl_username=kafka.sasl_username,
-        sasl_password="not-the-password",
-        timeout=2.0,
-    )
+    options = sasl_ssl(kafka, "PLAIN", password="not-the-password")
+    handler = make_handler(kafka.sasl_bootstrap, topic=topic, timeout=2.0, **options)
     stderr = io.StringIO()
     with redirect_stderr(stderr):
         handler.handle(record("denied"))

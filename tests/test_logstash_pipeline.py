@@ -30,7 +30,7 @@ from django.test import override_settings
 
 from django_reqlog import es_setup
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from django_reqlog.handlers import LogstashHandler
+from django_reqlog.handlers import LogstashHandler, ShipperHandler
 from tests.fixtures_es import FULL_CAPTURE, full_request_record, leaf_paths, template_field_types
 
 lscl_parser = pytest.importorskip("lscl.parser")
@@ -443,6 +443,25 @@ def tcp_capture() -> tuple[int, dict[str, bytes], threading.Thread]:
     return server.getsockname()[1], box, thread
 
 
+def ship_wire_records(
+    handler: ShipperHandler,
+) -> tuple[list[logging.LogRecord], logging.LogRecord]:
+    """Three full request records and one odd message through ``handler``, then close it.
+
+    Newlines, a line separator and non-ASCII inside values must stay inside
+    one event on the wire."""
+    records = [full_request_record() for _ in range(3)]
+    odd = logging.LogRecord(
+        "django_reqlog", logging.INFO, __file__, 1, "line1\nline2\u2028é", (), None
+    )
+    with override_settings(**FULL_CAPTURE):
+        for record in [*records, odd]:
+            handler.handle(record)
+        assert handler.wait_idle(30)
+    handler.close()
+    return records, odd
+
+
 def test_tcp_wire_format_is_json_lines(tmp_path: Path) -> None:
     tcp = next(b for b in plugins(section("input"), "input") if b.name == "tcp")
     assert options(tcp)["codec"] == "json_lines"
@@ -451,16 +470,7 @@ def test_tcp_wire_format_is_json_lines(tmp_path: Path) -> None:
         "127.0.0.1", port, flush_interval=0.05, metrics_interval=None, spool_dir=str(tmp_path)
     )
     handler.setFormatter(LogstashFormatter())
-    records = [full_request_record() for _ in range(3)]
-    # Newlines, a line separator and non-ASCII inside values must stay inside one line.
-    odd = logging.LogRecord(
-        "django_reqlog", logging.INFO, __file__, 1, "line1\nline2\u2028é", (), None
-    )
-    with override_settings(**FULL_CAPTURE):
-        for record in [*records, odd]:
-            handler.handle(record)
-        assert handler.wait_idle(10)
-    handler.close()
+    records, _odd = ship_wire_records(handler)
     thread.join(10)
     data = box["data"]
     assert data.endswith(b"\n")
@@ -576,15 +586,7 @@ def test_kafka_wire_format_is_one_json_event_per_message(tmp_path: Path) -> None
         kafka.bootstrap, topic=topic, flush_interval=0.05, metrics_interval=None,
         spool_dir=str(tmp_path),
     )  # fmt: skip
-    records = [full_request_record() for _ in range(3)]
-    odd = logging.LogRecord(
-        "django_reqlog", logging.INFO, __file__, 1, "line1\nline2\u2028é", (), None
-    )
-    with override_settings(**FULL_CAPTURE):
-        for record in [*records, odd]:
-            handler.handle(record)
-        assert handler.wait_idle(30)
-    handler.close()
+    records, odd = ship_wire_records(handler)
     messages = consume_all(kafka.bootstrap, topic)
     assert len(messages) == 4
     for message in messages:

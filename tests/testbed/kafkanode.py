@@ -28,8 +28,9 @@ stop and restart the same broker on the same port and log directory
 (``stop_broker`` / ``start_broker`` below); the runner reads it back to stop
 whatever process is current. Logs are kept when the command fails.
 
-Only the standard library is used (plus helpers from esnode.py beside it):
-this script runs before any virtualenv package is importable in CI.
+Only the standard library is used (with nodecli.py beside it, the command
+line and process handling it shares with esnode.py): this script runs before
+any virtualenv package is importable in CI.
 
 Environment knobs: REQLOG_KAFKA_VERSION (default below), REQLOG_KAFKA_HEAP
 (default 384m), REQLOG_KAFKA_JAVA_HOME, REQLOG_KAFKA_START_TIMEOUT seconds
@@ -38,16 +39,12 @@ Environment knobs: REQLOG_KAFKA_VERSION (default below), REQLOG_KAFKA_HEAP
 
 from __future__ import annotations
 
-import argparse
 import base64
-import contextlib
-import fcntl
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -59,7 +56,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from esnode import _group_alive, _reap, free_port, java_major, shell_quote
+import nodecli
+from nodecli import free_port, group_alive, java_major
 
 # The newest 4.x on Maven Central here; docker-compose.yml's apache/kafka
 # image is pinned to the same version (tests/test_stack_compose.py checks).
@@ -124,25 +122,14 @@ def pick_java() -> Path:
     explicit = os.environ.get("REQLOG_KAFKA_JAVA_HOME")
     if explicit:
         return Path(explicit)
-    candidates: list[Path] = []
-    if os.environ.get("JAVA_HOME"):
-        candidates.append(Path(os.environ["JAVA_HOME"]))
-    jvm_dir = Path("/usr/lib/jvm")
-    if jvm_dir.is_dir():
-        candidates.extend(p for p in sorted(jvm_dir.iterdir()) if not p.is_symlink())
-    java_bin = shutil.which("java")
-    if java_bin:
-        candidates.append(Path(java_bin).resolve().parents[1])
-    usable = [(java_major(p), p) for p in candidates if (p / "bin" / "java").exists()]
-    fitting = sorted(
-        ((m, p) for m, p in usable if m is not None and 17 <= m <= 25), key=lambda mp: mp[0]
-    )
-    if not fitting:
+    usable = nodecli.installed_jdks(("JAVA_HOME",))
+    java = nodecli.newest_jdk(usable, 17, 25)
+    if java is None:
         raise NodeError(
             f"Kafka needs a JDK 17-25; found {[(m, str(p)) for m, p in usable]}. "
             "Set REQLOG_KAFKA_JAVA_HOME."
         )
-    return fitting[-1][1]
+    return java
 
 
 def _mvn(args: list[str], cwd: Path, what: str) -> None:
@@ -297,23 +284,6 @@ def cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def prune_instances(max_age: float = 86400) -> None:
-    """Drop node directories a crashed or killed run left behind (kept for a day)."""
-    root = CACHE / "instances"
-    if not root.is_dir():
-        return
-    keep = ""
-    if STATE_FILE.is_file():  # never the node `kafkanode.py start` left running
-        with contextlib.suppress(ValueError, KeyError, OSError):
-            keep = str(Path(json.loads(STATE_FILE.read_text())["state_file"]).parent)
-    for path in root.iterdir():
-        if str(path) == keep:
-            continue
-        with contextlib.suppress(OSError):
-            if time.time() - path.stat().st_mtime > max_age:
-                shutil.rmtree(path, ignore_errors=True)
-
-
 def write_instance(lib: Path, java: Path, version: str, heap: str) -> dict[str, Any]:
     instance = CACHE / "instances" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     for sub in ("config", "data", "logs"):
@@ -458,43 +428,16 @@ def start_broker(node: dict[str, Any], timeout: float | None = None) -> dict[str
 
 def stop_broker(node: dict[str, Any]) -> None:
     """Stop the broker by its process group; the instance directory stays."""
-    pid = int(node["pid"])
-    if not _group_alive(pid):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGCONT)  # a test may have left it stopped (SIGSTOP)
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _group_alive(pid):
-        _reap(pid)
-        time.sleep(0.1)
-    if _group_alive(pid):
-        log(f"pid {pid} ignored SIGTERM for 30s, killing it")
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        time.sleep(0.5)
-    _reap(pid)
-
-
-@contextlib.contextmanager
-def cache_lock() -> Any:
-    """Serialise the fetch and the certificate setup between concurrent runs."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    nodecli.stop_group(int(node["pid"]), log, resume=True)  # a test may have frozen it
 
 
 def start_node(version: str, heap: str, timeout: float) -> dict[str, Any]:
     t0 = time.monotonic()
-    with cache_lock():
+    with nodecli.cache_lock(CACHE):
         lib = fetch_libs(version)
         java = pick_java()
         node = write_instance(lib, java, version, heap)
-        prune_instances()
+        nodecli.prune_instances(CACHE / "instances", STATE_FILE)
     prepared = time.monotonic() - t0
     if prepared > 1:  # only a first run fetches jars and makes the keystore
         log(f"jars and keystore ready after {prepared:.1f}s")
@@ -516,10 +459,16 @@ def start_node(version: str, heap: str, timeout: float) -> dict[str, Any]:
     return node
 
 
+def current(node: dict[str, Any]) -> dict[str, Any]:
+    """The node as its state file has it now: a test may have restarted the broker."""
+    try:
+        return load(node["state_file"])
+    except (OSError, ValueError):
+        return node
+
+
 def stop_node(node: dict[str, Any], keep_logs: bool = False) -> None:
-    # A test may have restarted the broker: stop the process the state file names.
-    with contextlib.suppress(OSError, ValueError):
-        node = load(node["state_file"])
+    node = current(node)
     stop_broker(node)
     if keep_logs:
         log(f"keeping node files for inspection: {node['instance']}")
@@ -555,119 +504,22 @@ def options() -> tuple[str, str, float]:
     return version, heap, start_timeout()
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        log("run needs a command after --")
-        return 2
-    if os.environ.get("REQLOG_TEST_KAFKA_BOOTSTRAP"):
-        log("REQLOG_TEST_KAFKA_BOOTSTRAP already set; using that broker")
-        return subprocess.call(command)
-    try:
-        node = start_node(*options())
-    except (NodeError, OSError, KeyError) as exc:
-        if args.optional:
-            log(f"no Kafka ({exc}); running without it")
-            return subprocess.call(command)
-        log(f"could not start Kafka: {exc}")
-        return 3
-
-    # SIGTERM (CI cancel) must still stop the broker: turn it into an exception.
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    rc = 1
-    try:
-        child = subprocess.Popen(command, env={**os.environ, **node_env(node)})
-        try:
-            rc = child.wait()
-        except KeyboardInterrupt:
-            child.terminate()
-            rc = child.wait()
-    finally:
-        failed = rc != 0
-        if failed:
-            log(f"command exited with {rc}; broker log tail follows\n{log_tail(node, 25)}")
-        stop_node(node, keep_logs=failed)
-        log("Kafka stopped")
-    return rc
-
-
-def started() -> dict[str, Any] | None:
-    """The node `kafkanode.py start` left running (its instance's own state file)."""
-    if not STATE_FILE.is_file():
-        return None
-    try:
-        return load(load(STATE_FILE)["state_file"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def cmd_start(args: argparse.Namespace) -> int:
-    node = started()
-    if node is not None and _group_alive(int(node["pid"])):
-        log(f"already running (pid {node['pid']}) on {node['bootstrap']}")
-        return 0
-    try:
-        node = start_node(*options())
-    except NodeError as exc:
-        log(str(exc))
-        return 3
-    STATE_FILE.write_text(json.dumps({"state_file": node["state_file"]}))
-    STATE_FILE.chmod(0o600)
-    print_env(node)
-    return 0
-
-
-def cmd_stop(args: argparse.Namespace) -> int:
-    node = started()
-    if node is None:
-        log("no broker started with `kafkanode.py start`")
-        STATE_FILE.unlink(missing_ok=True)
-        return 0
-    stop_node(node)
-    STATE_FILE.unlink()
-    log(f"stopped pid {node['pid']}")
-    return 0
-
-
-def print_env(node: dict[str, Any]) -> None:
-    for key, value in node_env(node).items():
-        print(f"export {key}={shell_quote(value)}")
-
-
-def cmd_env(args: argparse.Namespace) -> int:
-    node = started()
-    if node is None:
-        log("no broker running; use `kafkanode.py start`")
-        return 1
-    if not _group_alive(int(node["pid"])):
-        log(f"pid {node['pid']} is gone; run `kafkanode.py stop` then `start`")
-        return 1
-    print_env(node)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="action", required=True)
-    run = sub.add_parser("run", help="start a broker, run CMD with its env, stop it")
-    run.add_argument(
-        "--optional",
-        action="store_true",
-        help="if no broker can be had, run CMD anyway (without REQLOG_TEST_KAFKA_*)",
-    )
-    run.add_argument("command", nargs=argparse.REMAINDER)
-    run.set_defaults(func=cmd_run)
-    sub.add_parser("start", help="start a broker in the background").set_defaults(func=cmd_start)
-    sub.add_parser("stop", help="stop the broker from `start`").set_defaults(func=cmd_stop)
-    sub.add_parser("env", help="print export lines for the running broker").set_defaults(
-        func=cmd_env
-    )
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+SERVER = nodecli.Server(
+    name="Kafka",
+    noun="broker",
+    script="kafkanode.py",
+    present_var="REQLOG_TEST_KAFKA_BOOTSTRAP",
+    state_file=STATE_FILE,
+    error=NodeError,
+    start=lambda: start_node(*options()),
+    stop=stop_node,
+    env=node_env,
+    tail=log_tail,
+    alive=lambda node: group_alive(int(current(node)["pid"])),
+    where=lambda node: str(node["bootstrap"]),
+    log=log,
+)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(nodecli.main(SERVER, __doc__.split("\n\n")[0]))
