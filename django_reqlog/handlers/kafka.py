@@ -81,7 +81,10 @@ class _StderrLog:
     def log(self, level: int, fmt: str, *args: Any) -> None:
         if level >= logging.WARNING:
             text = fmt % args if args else fmt
-            warn(f"kafka client ({self.target}): {text}", key=f"kafka-log:{self.target}:{fmt}")
+            # One budget per librdkafka facility (its first argument, e.g.
+            # FAIL): a flood of one kind never hides the first of another.
+            kind = args[0] if args else fmt
+            warn(f"kafka client ({self.target}): {text}", key=f"kafka-log:{self.target}:{kind}")
 
 
 class _Delivery:
