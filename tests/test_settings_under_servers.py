@@ -160,4 +160,3 @@ def test_misspelt_name_under_gunicorn(tmp_path: Path) -> None:
     text = assert_reported_once(run, "django_reqlog.W006", "REQLOG_SENSITIVE_FEILDS", "warning")
     assert "did you mean REQLOG_SENSITIVE_FIELDS?" in text
     builtin_masking(run)  # the misspelt setting has no effect
-
