@@ -15,7 +15,7 @@ import difflib
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -350,6 +350,3 @@ def unknown_names(present: Iterable[str], known: Collection[str]) -> list[Proble
             )
         )
     return problems
-
-
-Validator = Callable[["Spec[T]", object], Checked[T]]
