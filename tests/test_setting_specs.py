@@ -61,7 +61,8 @@ def test_no_module_repeats_a_default(module):
 
 
 def test_every_setting_conf_reads_is_a_known_name():
+    # The request path's settings are read through SPECS; a name written out
+    # in conf.py must be a command setting, or W006 would call it misspelt.
     named_in_conf = set(re.findall(r'"(REQLOG_[A-Z_]+)"', (PACKAGE / "conf.py").read_text()))
-    assert named_in_conf == set(COMMAND_SETTINGS)  # the rest are read through SPECS
-    assert named_in_conf <= KNOWN_NAMES
-    assert len(KNOWN_NAMES) == len(SPECS) + len(COMMAND_SETTINGS)
+    assert named_in_conf <= set(COMMAND_SETTINGS)
+    assert len(KNOWN_NAMES) == len(SPECS) + len(COMMAND_SETTINGS)  # no name twice
