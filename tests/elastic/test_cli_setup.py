@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.elastic.kibana_support import recorder
+from tests.elastic.loopback_support import recorder
 
 
 def test_unreachable_is_a_clear_error() -> None:

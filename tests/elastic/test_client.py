@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +13,13 @@ from django_reqlog.elastic import client as client_module
 from django_reqlog.elastic.client import make_client, safe_url
 from django_reqlog.elastic.errors import ElasticError
 from django_reqlog.handlers import ElasticsearchHandler
+from tests.elastic.loopback_support import recorder
 
 
 @pytest.fixture
-def unavailable() -> Iterator[tuple[str, list[str]]]:
-    """A loopback server that answers every request 503 and counts them."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            body = b'{"error": {"type": "unavailable", "reason": "test"}}'
-            self.send_response(503)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("X-Elastic-Product", "Elasticsearch")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def unavailable() -> Iterator[tuple[str, list[Any]]]:
+    """A loopback server that answers every request 503 and records them."""
+    server, seen = recorder({"error": {"type": "unavailable", "reason": "test"}}, 503)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", seen
     finally:
@@ -46,7 +28,7 @@ def unavailable() -> Iterator[tuple[str, list[str]]]:
 
 @pytest.mark.parametrize(("options", "requests"), [({}, 1), ({"max_retries": 2}, 3)])
 def test_callers_own_the_retries(
-    unavailable: tuple[str, list[str]], options: dict[str, Any], requests: int
+    unavailable: tuple[str, list[Any]], options: dict[str, Any], requests: int
 ) -> None:
     from elasticsearch import ApiError
 

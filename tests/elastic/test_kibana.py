@@ -13,7 +13,7 @@ import pytest
 from django_reqlog.elastic import kibana
 from django_reqlog.elastic.connection import Connection
 from django_reqlog.elastic.errors import ElasticError
-from tests.elastic.kibana_support import recorder
+from tests.elastic.loopback_support import recorder
 
 
 def test_import_request_shape(tmp_path: Path) -> None:

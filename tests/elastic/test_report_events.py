@@ -59,3 +59,10 @@ def test_route_falls_back_to_path_then_unknown() -> None:
     del bare["url"]
     event = event_from_doc(bare)
     assert event is not None and event.route == "(unknown)"
+
+
+@pytest.mark.parametrize("status", [float("inf"), float("nan"), "Infinity", "NaN"])
+def test_a_status_that_is_no_number_is_not_a_request(status: object) -> None:
+    # json.loads reads Infinity and NaN; they used to stop the whole report.
+    doc = {"ecs": {"version": "8.11.0"}, "http": {"response": {"status_code": status}}}
+    assert event_from_doc(doc) is None

@@ -1,6 +1,9 @@
-"""A loopback HTTP server that records what is POSTed to it (for the Kibana import tests).
+"""A loopback HTTP server that records every request and gives one fixed answer.
 
-It answers with a fixed JSON body and status; it does not pretend to be Kibana beyond that."""
+The Kibana import tests see what is POSTed; the client tests count how often
+a request is sent. It does not pretend to be Kibana or Elasticsearch beyond
+answering.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,12 @@ from typing import Any
 
 
 def recorder(answer: dict[str, Any], status: int = 200) -> tuple[ThreadingHTTPServer, list[Any]]:
+    """A started server answering ``status`` with ``answer``; ``(path, headers, body)`` per request."""
     seen: list[Any] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             seen.append((self.path, self.headers, body))
             payload = json.dumps(answer).encode()
             self.send_response(status)
@@ -23,6 +27,8 @@ def recorder(answer: dict[str, Any], status: int = 200) -> tuple[ThreadingHTTPSe
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        do_GET = do_POST
 
         def log_message(self, *args: Any) -> None:
             pass
