@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack_support import load_module
+from tests.elastic.stack_support import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 kafkanode = load_module(ROOT / "tests" / "testbed" / "kafkanode.py", "reqlog_kafkanode")

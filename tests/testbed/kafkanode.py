@@ -60,7 +60,7 @@ import nodecli
 from nodecli import free_port, group_alive, java_major
 
 # The newest 4.x on Maven Central here; docker-compose.yml's apache/kafka
-# image is pinned to the same version (tests/test_stack_compose.py checks).
+# image is pinned to the same version (tests/elastic/test_stack_compose.py checks).
 DEFAULT_VERSION = "4.4.0"
 GROUP_ARTIFACT = "org.apache.kafka:kafka_2.13"
 LOG4J_GROUP = "org.apache.logging.log4j"
