@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed
 STAMP42 := $(VENV42)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv lint typecheck test test-core test-dj42 demo bench clean es-start es-stop elastalert-venv
+.PHONY: help venv lint typecheck test test-core test-dj42 demo bench clean es-start es-stop kafka-start kafka-stop elastalert-venv
 
 help:
 	@echo "make demo   - run example_project under gunicorn, drive traffic, print the report"
-	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch, run tests"
+	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch and Kafka, run tests"
 	@echo "make bench  - measure request overhead and shipper throughput (benchmarks/results.md)"
 
 $(STAMP): setup.cfg pyproject.toml
@@ -40,11 +40,15 @@ typecheck: $(STAMP)
 # The integration tests need a real Elasticsearch node: esnode.py fetches
 # Elastic's own distribution from Maven Central, starts it on 127.0.0.1 with
 # security on, runs the command with its URL and credentials in the
-# environment, and stops it by PID whatever the outcome.
+# environment, and stops it by PID whatever the outcome. kafkanode.py does the
+# same for Apache Kafka's broker (kafka_2.13 and its dependencies, fetched with
+# mvn), inside it.
+KAFKANODE := $(PY) tests/testbed/kafkanode.py
+
 test: lint typecheck test-core test-dj42
 
 test-core: $(STAMP) elastalert-venv
-	$(PY) tests/testbed/esnode.py run -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) tests/testbed/esnode.py run -- $(KAFKANODE) run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 # ElastAlert2 pins an old elasticsearch client and needs Python 3.12, so it
 # lives in its own virtualenv under .cache/ (found via pyenv or PATH).
@@ -64,12 +68,18 @@ es-start: $(STAMP)
 es-stop: $(STAMP)
 	$(PY) tests/testbed/esnode.py stop
 
+kafka-start: $(STAMP)
+	$(KAFKANODE) start
+
+kafka-stop: $(STAMP)
+	$(KAFKANODE) stop
+
 demo: $(STAMP)
 	$(PY) example_project/demo.py
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
-	$(PY) tests/testbed/esnode.py run --optional -- $(PY) benchmarks/run.py
+	$(PY) tests/testbed/esnode.py run --optional -- $(KAFKANODE) run --optional -- $(PY) benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) $(VENV42) .cache build dist *.egg-info example_project/var

@@ -9,7 +9,9 @@ No Docker engine runs here. What is validated:
 - operability: a health check on every service, named volumes for every
   stateful service, read-only bind mounts of files that exist;
 - version pins agree with the test bed and the ElastAlert2 virtualenv;
-- the setup script's secret checks and its JSON inputs.
+- the setup script's secret checks and its JSON inputs;
+- the optional Kafka profile: the broker's listeners and SASL users, and the
+  Logstash pipelines file that adds the Kafka pipeline.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 setup_script = load_module(ELK / "setup" / "setup.py", "reqlog_stack_setup")
 esnode = load_module(ROOT / "tests" / "testbed" / "esnode.py", "reqlog_esnode")
 elastalert_venv = load_module(ROOT / "tests" / "testbed" / "elastalert_venv.py", "reqlog_ea_venv")
+kafkanode = load_module(ROOT / "tests" / "testbed" / "kafkanode.py", "reqlog_kafkanode")
 
 SECRETS = setup_script.SECRET_VARS
 
@@ -90,9 +93,12 @@ def test_expected_services() -> None:
         "elastalert",
         "app",
         "traffic",
+        "kafka",
     }
     assert SERVICES["traffic"]["profiles"] == ["traffic"]
-    assert all("profiles" not in s for name, s in SERVICES.items() if name != "traffic")
+    assert SERVICES["kafka"]["profiles"] == ["kafka"]
+    optional = {"traffic", "kafka"}
+    assert all("profiles" not in s for name, s in SERVICES.items() if name not in optional)
 
 
 # ------------------------------------------------------------ compose-go
@@ -139,13 +145,13 @@ def compose_go(
 
 @pytest.mark.timeout(1500)
 def test_compose_go_loads_the_stack(composecheck: str) -> None:
-    result = compose_go(composecheck, filled_env(), "traffic")
+    result = compose_go(composecheck, filled_env(), "traffic,kafka")
     assert result.returncode == 0, result.stderr
     project = json.loads(result.stdout)
     services = project["services"]
     assert set(services) == set(SERVICES)
     published = [p for s in services.values() for p in s.get("ports", [])]
-    assert len(published) == 5
+    assert len(published) == 6
     assert {p["host_ip"] for p in published} == {"127.0.0.1"}
     for name, service in services.items():
         assert service["healthcheck"]["test"], name
@@ -274,7 +280,7 @@ def test_published_ports_bind_to_loopback_only() -> None:
             assert port.startswith("127.0.0.1:"), f"{name}: {port}"
             published += 1
         assert "network_mode" not in service, name
-    assert published == 5  # Elasticsearch, Kibana, Logstash tcp + http, app
+    assert published == 6  # Elasticsearch, Kibana, Logstash tcp + http, app, Kafka
 
 
 def test_elasticsearch_is_secure_basic_and_laptop_sized() -> None:
@@ -323,7 +329,7 @@ def test_every_service_has_a_health_check(name: str) -> None:
 def test_volumes_are_named_or_read_only_config(name: str) -> None:
     declared = set(COMPOSE["volumes"])
     named = []
-    for volume in SERVICES[name].get("volumes", []):
+    for volume in interpolated()["services"][name].get("volumes", []):
         source, _target, *mode = volume.split(":")
         if source.startswith("."):
             # Bind mounts carry configuration only, read-only, from this repo.
@@ -335,8 +341,10 @@ def test_volumes_are_named_or_read_only_config(name: str) -> None:
     assert named, f"{name} keeps no state in a named volume"
 
 
-def test_bind_mounted_configuration_exists() -> None:
-    for service in SERVICES.values():
+@pytest.mark.parametrize("pipelines", ["", "pipelines-kafka.yml"])
+def test_bind_mounted_configuration_exists(pipelines: str) -> None:
+    env = {**filled_env(), "LOGSTASH_PIPELINES": pipelines}
+    for service in interpolate_tree(COMPOSE, env)["services"].values():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):
@@ -452,3 +460,77 @@ def test_setup_service_mounts_the_saved_objects_it_imports() -> None:
     on_host = ROOT / source / wanted.relative_to(target)
     assert on_host.is_file(), on_host
     assert on_host.resolve() == SAVED_OBJECTS.resolve()
+
+
+# ------------------------------------------------------------ the kafka profile
+
+
+def kafka_properties(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The broker settings the apache/kafka image derives from KAFKA_* variables."""
+    service = interpolate_tree(COMPOSE, env or filled_env())["services"]["kafka"]
+    return {
+        key.removeprefix("KAFKA_").lower().replace("_", "."): value
+        for key, value in service["environment"].items()
+        if key.startswith("KAFKA_") and key != "KAFKA_HEAP_OPTS"
+    }
+
+
+def test_kafka_image_is_the_test_bed_version() -> None:
+    assert SERVICES["kafka"]["image"] == f"apache/kafka:{kafkanode.DEFAULT_VERSION}"
+
+
+def test_kafka_is_a_single_kraft_node_that_authenticates_every_client() -> None:
+    env = filled_env()
+    props = kafka_properties(env)
+    assert props["process.roles"] == "broker,controller"
+    assert props["controller.quorum.voters"] == "1@localhost:9093"
+    protocols = dict(item.split(":") for item in props["listener.security.protocol.map"].split(","))
+    listeners = dict(item.split("://") for item in props["listeners"].split(","))
+    for name, address in listeners.items():
+        # Unauthenticated listeners exist only on the container's own loopback.
+        assert protocols[name] == "SASL_PLAINTEXT" or address.startswith("localhost:"), name
+    assert props["inter.broker.listener.name"] == "BROKER"
+    assert props["sasl.enabled.mechanisms"] == "PLAIN"
+    advertised = dict(item.split("://") for item in props["advertised.listeners"].split(","))
+    assert advertised["EXTERNAL"].startswith("127.0.0.1:")
+    for name in ("internal", "external"):
+        jaas = props[f"listener.name.{name}.plain.sasl.jaas.config"]
+        assert f'user_reqlog_app="{env["KAFKA_APP_PASSWORD"]}"' in jaas
+        assert f'user_reqlog_logstash="{env["KAFKA_LOGSTASH_PASSWORD"]}"' in jaas
+        assert jaas.endswith(";")
+    assert SERVICES["kafka"]["depends_on"]["preflight"] == {
+        "condition": "service_completed_successfully"
+    }
+    assert SERVICES["kafka"]["volumes"] == ["kafka-data:/var/lib/kafka/data"]
+    assert "localhost:29092" in " ".join(SERVICES["kafka"]["healthcheck"]["test"])
+
+
+def test_logstash_reads_kafka_only_with_the_kafka_pipelines_file() -> None:
+    env = SERVICES["logstash"]["environment"]
+    assert env["KAFKA_LOGSTASH_PASSWORD"].startswith("${KAFKA_LOGSTASH_PASSWORD:?")
+    assert env["KAFKA_LOGSTASH_USER"] == "reqlog_logstash"
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
+    advertised = kafka_properties()["advertised.listeners"]
+    assert f"INTERNAL://{env['KAFKA_BOOTSTRAP_SERVERS']}" in advertised
+    for choice, expected in [("", "pipelines.yml"), ("pipelines-kafka.yml", "pipelines-kafka.yml")]:
+        services = interpolate_tree(COMPOSE, {**filled_env(), "LOGSTASH_PIPELINES": choice})
+        mounts = [v for v in services["services"]["logstash"]["volumes"] if "pipelines" in v]
+        assert mounts == [
+            f"./elk/logstash/config/{expected}:/usr/share/logstash/config/pipelines.yml:ro"
+        ]
+
+
+@pytest.mark.timeout(1500)
+def test_compose_go_resolves_both_logstash_variants(composecheck: str) -> None:
+    plain = compose_go(composecheck, filled_env())
+    assert plain.returncode == 0, plain.stderr
+    services = json.loads(plain.stdout)["services"]
+    assert "kafka" not in services
+    env = {**filled_env(), "LOGSTASH_PIPELINES": "pipelines-kafka.yml"}
+    with_kafka = compose_go(composecheck, env, "kafka")
+    assert with_kafka.returncode == 0, with_kafka.stderr
+    services = json.loads(with_kafka.stdout)["services"]
+    (mount,) = [v for v in services["logstash"]["volumes"] if v["target"].endswith("pipelines.yml")]
+    assert mount["source"] == str(ROOT / "elk" / "logstash" / "config" / "pipelines-kafka.yml")
+    (port,) = services["kafka"]["ports"]
+    assert port["host_ip"] == "127.0.0.1" and port["published"] == "9092"
