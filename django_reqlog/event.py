@@ -29,7 +29,7 @@ MAX_HEADERS = 100
 MAX_TEXT_FIELD = 8 * 1024  # path, query, user agent and other single values
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class RequestFacts:
     """What the middleware saw, copied but not interpreted.
 
@@ -54,25 +54,40 @@ class RequestFacts:
     content_type: str
     content_length: int | None
     content_encoding: str
+    remote_port: str = ""
     trace_id: str | None = None
-    # Known when the middleware makes the facts: ahead of the fields filled in
-    # afterwards, so it can pass everything positionally.
+    parent_span_id: str | None = None
+    span_id: str | None = None
     status: int = 0
     max_body_bytes: int = 8192
     headers: list[tuple[str, str]] | None = None
     body_prefix: bytes | None = None
     body_bytes: int | None = None
+    # REQLOG_CAPTURE_REQUEST_BODY is off: the size is known, the bytes were not looked at.
+    body_omitted: bool = False
+    # Whether the application left part of the body unread (None: not known).
+    body_unread: bool | None = None
+    # Multipart bodies: each part's raw header block, its exact size, and
+    # whether its end was seen; counted as the stream passed, bytes not kept.
+    body_parts: tuple[tuple[bytes, int, bool], ...] | None = None
     sensitive_post: frozenset[str] | None = None
     route: str | None = None
     view: str | None = None
+    # The URL's captured route parameters as (name, text), for masking the path.
+    route_kwargs: tuple[tuple[str, str], ...] | None = None
     response_content_type: str = ""
     response_bytes: int | None = None
     response_body_prefix: bytes | None = None
     response_truncated: bool = False
+    # A streaming response closed before its iterator was exhausted (None: not streamed).
+    response_aborted: bool | None = None
     user_id: str | None = None
     username: str | None = None
     duration_ns: int = 0
     slow: bool = False
+    # The probability this event was kept with (REQLOG_SAMPLE_RATE for sampled
+    # requests, 1.0 for those never sampled out).
+    sample_rate: float = 1.0
     _fields: dict[str, Any] | None = field(default=None, repr=False)
 
 

@@ -53,3 +53,8 @@ def test_no_setting_is_read_outside_conf_and_checks():
         sources = sources.replace((REPO / "django_reqlog" / own).read_text(), "")
     stray = set(re.findall(r'getattr\(settings, "(REQLOG_[A-Z_]+)"', sources))
     assert stray == set()
+
+
+def test_every_documented_check_id_exists():
+    documented = set(re.findall(r"^\| `(django_reqlog\.[EW]\d{3})`", README, re.M))
+    assert documented and documented <= set(CHECK_IDS), documented - set(CHECK_IDS)

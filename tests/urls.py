@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from tests import views
@@ -21,4 +22,8 @@ urlpatterns = [
     path("async-boom/", views.async_boom, name="async-boom"),
     path("api/echo/", views.drf_echo, name="drf-echo"),
     path("healthz", views.hello, name="healthz"),
+    path("limited/", views.too_many, name="limited"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="/hello/"), name="logout"),
+    path("app/login/", views.login_and_restore, name="app-login"),
 ]
