@@ -19,6 +19,7 @@ from django_reqlog.redaction import (
     is_sensitive_key,
     mask_json_text,
     mask_pairs,
+    normalise_key,
     scrub_free_text,
     scrub_text,
     scrub_value,
@@ -135,7 +136,10 @@ def request_fields(facts: RequestFacts) -> dict[str, Any]:
 def _build(facts: RequestFacts) -> dict[str, Any]:
     client_ip, chain, peer_ip = _addresses(facts.remote_addr, facts.forwarded_for)
     query = _masked_query(facts.query_string)
-    path = _masked_text(facts.path)
+    path = facts.path
+    if facts.route_kwargs:
+        path = mask_route_params(path, facts.route or "", facts.route_kwargs)
+    path = _masked_text(path)
     host, _, port = facts.host.rpartition(":") if _has_port(facts.host) else (facts.host, "", "")
     body, kind, truncated = _body(
         facts.body_prefix,
@@ -304,6 +308,109 @@ def _mask_plain_query(query_string: str) -> str | None:
             return None
         out.append(f"{key}={value}")
     return "&".join(out)
+
+
+# Route parameters that name whose secret a path carries, masked in paths
+# although they are not secrets under the key rules: the user part of
+# Django's and django-allauth's password-reset links.
+_PATH_ONLY_SENSITIVE = frozenset({"uidb64", "uidb36"})
+_PATH_PARAMETER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")  # <converter:name>, as path() writes it
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
+
+
+def mask_route_params(path: str, route: str, params: tuple[tuple[str, str], ...]) -> str:
+    """``path`` with the text of each route parameter whose name is sensitive
+    (``token``, ``key``, ``code``, ``uidb64``, ...) replaced by ``[REDACTED]``.
+
+    The route is lined up with the path to find where each parameter sits;
+    if that fails, every occurrence of a secret value is masked instead.
+    """
+    secret = {name for name, value in params if value and _sensitive_param(name)}
+    if not secret:
+        return path
+    spans = _param_spans(path, route, dict(params))
+    if spans is None:
+        for name, value in params:
+            if name in secret and value:
+                path = path.replace(value, REDACTED)
+        return path
+    out: list[str] = []
+    copied = 0
+    for start, end in sorted(spans[name] for name in secret if name in spans):
+        out.append(path[copied:start])
+        out.append(REDACTED)
+        copied = end
+    out.append(path[copied:])
+    return "".join(out)
+
+
+def _sensitive_param(name: str) -> bool:
+    return is_sensitive_key(name) or normalise_key(name) in _PATH_ONLY_SENSITIVE
+
+
+def _param_spans(
+    path: str, route: str, values: dict[str, str]
+) -> dict[str, tuple[int, int]] | None:
+    """Where each named route parameter's text lies in ``path``: the route
+    becomes a regular expression whose parameters match exactly the text
+    they captured. Handles ``path()`` routes, ``re_path()`` routes and both
+    joined by ``include()``; None when the route does not line up."""
+    regex_route = route.startswith("^") or "(?P<" in route
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(route):
+        group = _NAMED_GROUP.match(route, pos)
+        param = _PATH_PARAMETER.match(route, pos)
+        if group is not None:
+            end = _group_end(route, group.end())
+            if end is None:
+                return None
+            pieces.append(_capture(group.group(1), values, route[pos:end]))
+            pos = end
+        elif param is not None:
+            pieces.append(_capture(param.group(1), values, "[^/]+"))
+            pos = param.end()
+        else:
+            char = route[pos]
+            pieces.append(char if regex_route else re.escape(char))
+            pos += 1
+    try:
+        match = re.search("".join(pieces).removeprefix("^"), path)
+    except re.error:
+        return None
+    if match is None:
+        return None
+    return {name: match.span(name) for name in match.re.groupindex if match.group(name) is not None}
+
+
+def _capture(name: str, values: dict[str, str], otherwise: str) -> str:
+    value = values.get(name)
+    if value is None:
+        return otherwise
+    return f"(?P<{name}>{re.escape(value)})"
+
+
+def _group_end(pattern: str, pos: int) -> int | None:
+    """The index just past the group whose body starts at ``pos``."""
+    depth = 1
+    in_class = False
+    while pos < len(pattern):
+        char = pattern[pos]
+        if char == "\\":
+            pos += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return pos + 1
+        pos += 1
+    return None
 
 
 _USERINFO_PASSWORD = re.compile(r"(//[^/@:?#\s]*:)[^/@?#\s]*@")

@@ -143,3 +143,8 @@ def login_and_restore(request: HttpRequest) -> HttpResponse:
     login(request, user)
     request.user = previous
     return HttpResponse("logged in", content_type="text/plain")
+
+
+def route_echo(request: HttpRequest, **kwargs: str) -> HttpResponse:
+    """Answers any route: stands in for views whose URLs carry secrets."""
+    return HttpResponse("ok", content_type="text/plain")
