@@ -119,12 +119,15 @@ class TeeStream:
         data = self._note(self._inner.read(wanted), wanted)
         self._pushback = data
 
-    def unread(self, expected: int | None) -> bool:
-        """Whether the application left part of the body unread (before
-        ``fill_prefix`` reads any of it)."""
+    def unread(self, expected: int | None) -> bool | None:
+        """Whether the application left part of the body unread (asked before
+        ``fill_prefix`` reads any of it); None when the length is unknown and
+        no read has found the end yet."""
         if self._pushback:
             return True
-        return not self.eof and (expected is None or self.seen < expected)
+        if expected is not None:
+            return self.seen < expected
+        return False if self.eof else None
 
 
 class MultipartCounter:

@@ -134,20 +134,90 @@ def request_fields(facts: RequestFacts) -> dict[str, Any]:
 
 
 def _build(facts: RequestFacts) -> dict[str, Any]:
-    client_ip, chain, peer_ip = _addresses(facts.remote_addr, facts.forwarded_for)
+    return {
+        **_event_fields(facts),
+        **_url_fields(facts),
+        **_party_fields(facts),
+        **_body_fields(facts),
+    }
+
+
+def _event_fields(facts: RequestFacts) -> dict[str, Any]:
+    """Identity, trace context, timing, outcome and sampling."""
+    return {
+        "event_id": facts.event_id,
+        "request_id": facts.request_id,
+        "trace_id": facts.trace_id,
+        "span_id": facts.span_id,
+        # This request is the service's transaction: its span is the transaction.
+        "transaction_id": facts.span_id,
+        "parent_span_id": facts.parent_span_id,
+        "start": facts.started_at,
+        "end": facts.started_at + facts.duration_ns / 1e9,
+        "status": facts.status,
+        "duration_ns": facts.duration_ns,
+        "outcome": "failure" if facts.status >= 500 else "success",
+        "slow": facts.slow,
+        "sample_rate": facts.sample_rate,
+        # How many requests this event stands for: what dashboards sum.
+        "sample_weight": 1.0 / facts.sample_rate if facts.sample_rate > 0 else None,
+    }
+
+
+def _url_fields(facts: RequestFacts) -> dict[str, Any]:
     query = _masked_query(facts.query_string)
     path = facts.path
     if facts.route_kwargs:
         path = mask_route_params(path, facts.route or "", facts.route_kwargs)
     path = _masked_text(path)
+    url_original = f"{path}?{query}" if query else path
     host, _, port = facts.host.rpartition(":") if _has_port(facts.host) else (facts.host, "", "")
-    body, kind, truncated = _body(
-        facts.body_prefix,
-        facts.body_bytes,
-        facts.content_type,
-        facts.content_encoding,
-        facts.sensitive_post,
-    )
+    return {
+        "method": _cap(facts.method, 32),
+        "scheme": facts.scheme,
+        "domain": _cap(host, 255) or None,
+        "port": int(port) if port.isdigit() else None,
+        "path": path,
+        "query": query or None,
+        "url_original": url_original,
+        "url_full": _url_full(facts.scheme, facts.host, url_original),
+        "http_version": facts.http_version.removeprefix("HTTP/") or None,
+        "route": facts.route,
+        "view": facts.view,
+    }
+
+
+def _party_fields(facts: RequestFacts) -> dict[str, Any]:
+    """Who sent the request, through what, and with which headers."""
+    client_ip, chain, peer_ip = _addresses(facts.remote_addr, facts.forwarded_for)
+    peer_port = int(facts.remote_port) if facts.remote_port.isdigit() else None
+    return {
+        "client_ip": client_ip,
+        # The client's port is the peer's, unless the client came from X-Forwarded-For.
+        "client_port": peer_port if client_ip is not None and client_ip == peer_ip else None,
+        "peer_ip": peer_ip,
+        "peer_port": peer_port,
+        "proxy_chain": list(chain) if facts.forwarded_for else None,
+        "user_id": facts.user_id,
+        "username": _cap(facts.username, 256) if facts.username is not None else None,
+        "user_agent": _masked_text(facts.user_agent) or None,
+        "referer": _mask_url(_cap(facts.referer)) or None,
+        "headers": _headers(facts.headers) if facts.headers is not None else None,
+    }
+
+
+def _body_fields(facts: RequestFacts) -> dict[str, Any]:
+    if facts.body_omitted:
+        body, kind, truncated = None, "omitted" if facts.body_bytes else "empty", False
+    else:
+        body, kind, truncated = _body(
+            facts.body_prefix,
+            facts.body_bytes,
+            facts.content_type,
+            facts.content_encoding,
+            facts.sensitive_post,
+            parts=facts.body_parts,
+        )
     response_body, _, response_truncated = _body(
         facts.response_body_prefix,
         facts.response_bytes,
@@ -155,45 +225,27 @@ def _build(facts: RequestFacts) -> dict[str, Any]:
         "",
         None,
     )
-    if facts.response_truncated:
-        response_truncated = True
-    fields: dict[str, Any] = {
-        "event_id": facts.event_id,
-        "request_id": facts.request_id,
-        "trace_id": facts.trace_id,
-        "method": _cap(facts.method, 32),
-        "scheme": facts.scheme,
-        "domain": _cap(host, 255) or None,
-        "port": int(port) if port.isdigit() else None,
-        "path": path,
-        "query": query or None,
-        "url_original": f"{path}?{query}" if query else path,
-        "http_version": facts.http_version.removeprefix("HTTP/") or None,
-        "route": facts.route,
-        "view": facts.view,
-        "client_ip": client_ip,
-        "peer_ip": peer_ip,
-        "proxy_chain": list(chain) if facts.forwarded_for else None,
-        "user_id": facts.user_id,
-        "username": _cap(facts.username, 256) if facts.username is not None else None,
-        "user_agent": _masked_text(facts.user_agent) or None,
-        "referer": _mask_url(_cap(facts.referer)) or None,
+    return {
         "request_content_type": _cap(facts.content_type, 256) or None,
         "request_body": body,
         "request_body_bytes": facts.body_bytes,
         "request_body_truncated": truncated,
         "request_body_kind": kind,
-        "status": facts.status,
+        "request_body_unread": facts.body_unread,
         "response_content_type": _cap(facts.response_content_type, 256) or None,
         "response_bytes": facts.response_bytes,
         "response_body": response_body,
-        "response_body_truncated": response_truncated if response_body is not None else None,
-        "duration_ns": facts.duration_ns,
-        "outcome": "failure" if facts.status >= 500 else "success",
-        "slow": facts.slow,
-        "headers": _headers(facts.headers) if facts.headers is not None else None,
+        "response_body_truncated": (response_truncated or facts.response_truncated)
+        if response_body is not None
+        else None,
+        "response_aborted": facts.response_aborted,
     }
-    return fields
+
+
+def _url_full(scheme: str, host: str, url_original: str) -> str | None:
+    if not host:
+        return None
+    return f"{scheme or 'http'}://{_cap(host, 255)}{url_original}"
 
 
 # Request after request carries the same user agent, client addresses and
@@ -474,6 +526,8 @@ def _body(
     content_type: str,
     content_encoding: str,
     sensitive_post: frozenset[str] | None,
+    *,
+    parts: tuple[tuple[bytes, int, bool], ...] | None = None,
 ) -> tuple[str | None, str, bool]:
     """Return ``(content, kind, truncated)`` for a captured body prefix."""
     if prefix is None:
@@ -487,7 +541,7 @@ def _body(
     if encoding and encoding != "identity":
         return _placeholder("binary", content_type, size, encoding), "binary", truncated
     if mime == "multipart/form-data":
-        return _multipart(prefix, content_type, sensitive_post), "multipart", truncated
+        return _multipart(prefix, content_type, sensitive_post, parts), "multipart", truncated
     if mime and not is_textual(mime):
         return _placeholder("binary", content_type, size), "binary", truncated
     if not mime and b"\x00" in prefix:
@@ -514,55 +568,101 @@ def _placeholder(kind: str, content_type: str, size: int, encoding: str = "") ->
 
 
 _DISPOSITION_PARAM = re.compile(r';\s*(name|filename)\*?=(?:"((?:[^"\\]|\\.)*)"|([^;]*))', re.I)
+_BOUNDARY = re.compile(r'boundary="?([^";]{1,200})"?', re.I)
+
+# One multipart part: name, filename, content type, size, whether its end was
+# seen, and its content as far as the captured prefix holds it.
+_Part = tuple[str | None, str | None, str, int, bool, bytes | None]
 
 
-def _multipart(prefix: bytes, content_type: str, sensitive_post: frozenset[str] | None) -> str:
+def _multipart(
+    prefix: bytes,
+    content_type: str,
+    sensitive_post: frozenset[str] | None,
+    counted: tuple[tuple[bytes, int, bool], ...] | None,
+) -> str:
     """Field names and values (masked) and file parts as placeholders.
 
-    Parses only the captured prefix; a part cut off by truncation is reported
-    with the bytes seen so far.
+    Sizes and names come from the parts counted as the body streamed past
+    (``counted``), values from the captured prefix. A part whose end was
+    never seen (the application left the body unread) shows ``bytes=>=N``;
+    a field whose value lies beyond the prefix shows ``[not captured ...]``.
     """
-    match = re.search(r'boundary="?([^";]{1,200})"?', content_type, re.I)
-    if match is None:
+    seen = _prefix_parts(prefix, content_type)
+    if seen is None and counted is None:
         return _placeholder("multipart", content_type, len(prefix))
-    delimiter = b"--" + match.group(1).encode("latin-1", "replace")
+    parts = _merge_parts(seen or [], counted)
     fields: dict[str, list[str]] = {}
     everything = sensitive_post is not None and "__ALL__" in sensitive_post
-    for chunk in prefix.split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, sep, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
-        complete = data.endswith(b"\r\n")
-        data = data[:-2] if complete else data
-        headers = head.decode("utf-8", "replace")
-        name = filename = None
-        part_type = ""
-        for line in headers.split("\r\n"):
-            lower = line.lower()
-            if lower.startswith("content-disposition:"):
-                for param in _DISPOSITION_PARAM.finditer(line):
-                    value = param.group(2) if param.group(2) is not None else param.group(3)
-                    if param.group(1).lower() == "name":
-                        name = value.strip()
-                    else:
-                        filename = value.strip()
-            elif lower.startswith("content-type:"):
-                part_type = line.split(":", 1)[1].strip()
+    for name, filename, part_type, size, complete, data in parts:
         if name is None:
             continue
+        size_text = f"{size}" if complete else f">={size}"
         if filename is not None or (part_type and not is_textual(part_type)):
-            size = f"{len(data)}" if complete and sep else f">={len(data)}"
             value = (
                 f"[file filename={_cap(filename or '', 256)} "
-                f"content_type={_cap(part_type, 128) or 'unknown'} bytes={size}]"
+                f"content_type={_cap(part_type, 128) or 'unknown'} bytes={size_text}]"
             )
         elif everything or is_sensitive_key(name) or (sensitive_post and name in sensitive_post):
             value = REDACTED
+        elif data is None:
+            value = f"[not captured bytes={size_text}]"
         else:
             value = scrub_value(_cap(data.decode("utf-8", "replace")))
         fields.setdefault(_cap(name, 256), []).append(value)
     compact = {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
     return json.dumps(compact, ensure_ascii=False)
+
+
+def _merge_parts(
+    seen: list[_Part], counted: tuple[tuple[bytes, int, bool], ...] | None
+) -> list[_Part]:
+    """The counted parts (exact sizes, every part), each with its content from
+    the prefix where the prefix reaches it; the prefix alone without a count."""
+    if counted is None:
+        return seen
+    merged: list[_Part] = []
+    for index, (head, size, complete) in enumerate(counted):
+        name, filename, part_type = _part_headers(head.decode("utf-8", "replace"))
+        data = seen[index][5] if index < len(seen) else None
+        merged.append((name, filename, part_type, size, complete, data))
+    return merged
+
+
+def _prefix_parts(prefix: bytes, content_type: str) -> list[_Part] | None:
+    """The parts in the captured prefix; the last may be cut off."""
+    match = _BOUNDARY.search(content_type)
+    if match is None:
+        return None
+    delimiter = b"--" + match.group(1).encode("latin-1", "replace")
+    parts: list[_Part] = []
+    for chunk in prefix.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        complete = bool(sep) and data.endswith(b"\r\n")
+        data = data[:-2] if complete else data
+        name, filename, part_type = _part_headers(head.decode("utf-8", "replace"))
+        parts.append((name, filename, part_type, len(data), complete, data if sep else None))
+    return parts
+
+
+def _part_headers(headers: str) -> tuple[str | None, str | None, str]:
+    """(name, filename, content type) from a part's header block."""
+    name = filename = None
+    part_type = ""
+    for line in headers.split("\r\n"):
+        lower = line.lower()
+        if lower.startswith("content-disposition:"):
+            for param in _DISPOSITION_PARAM.finditer(line):
+                value = param.group(2) if param.group(2) is not None else param.group(3)
+                if param.group(1).lower() == "name":
+                    name = value.strip()
+                else:
+                    filename = value.strip()
+        elif lower.startswith("content-type:"):
+            part_type = line.split(":", 1)[1].strip()
+    return name, filename, part_type
 
 
 def exception_fields(exc_info: Any) -> dict[str, str] | None:

@@ -477,15 +477,16 @@ def _install_tee(
 
 def _request_body(facts: RequestFacts, request: HttpRequest, tee: TeeStream | None) -> None:
     length = facts.content_length
+    body = compat.read_body(request)  # request.body reads to the end, or raises
+    if tee is not None:
+        facts.body_unread = False if body is not None else tee.unread(length)
+    elif body is not None:
+        facts.body_unread = False
     if not conf.capture_request_body:
         facts.body_omitted = True
         facts.body_bytes = length if length is not None or tee is None else tee.seen
-        if tee is not None:
-            facts.body_unread = tee.unread(length)
         return
-    body = compat.read_body(request)
     if tee is not None:
-        facts.body_unread = tee.unread(length)
         if body is None:
             tee.fill_prefix(length)
         facts.body_prefix = bytes(tee.prefix)
@@ -496,7 +497,6 @@ def _request_body(facts: RequestFacts, request: HttpRequest, tee: TeeStream | No
         # Read before we ran (a middleware above this one called request.body).
         facts.body_prefix = body[: facts.max_body_bytes]
         facts.body_bytes = len(body)
-        facts.body_unread = False
     elif length:
         facts.body_bytes = length
 

@@ -95,4 +95,3 @@ def test_the_position_check_asks_for_the_top() -> None:
     assert "Move it to the top" in (message.hint or "")
     with override_settings(MIDDLEWARE=GOOD_MIDDLEWARE):
         assert _ids() == []
-

@@ -47,6 +47,7 @@ def test_direct_sync_call_emits_one_event(capture):
         "path": "/direct/",
         "query": "q=1",
         "original": "/direct/?q=1",
+        "full": "http://testserver/direct/?q=1",
         "scheme": "http",
         "domain": "testserver",
     }
