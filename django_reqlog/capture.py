@@ -139,8 +139,8 @@ class MultipartCounter:
     complete]`` per part, at most ``MAX_PARTS`` of them.
     """
 
-    MAX_PARTS = 1000
-    MAX_HEAD = 1024  # header bytes kept per part
+    MAX_PARTS = 256
+    MAX_HEAD = 512  # header bytes kept per part (name, filename, type fit easily)
     _HEAD_LIMIT = 16 * 1024  # a header block longer than this is not multipart
 
     __slots__ = ("_buffer", "_current", "_delimiter", "_state", "parts")

@@ -416,6 +416,16 @@ _LOGSTASH_FIELDS = (
 _EASY_TYPES = (str, bool, dict, float, int, list, type(None))
 
 
+def _logstash_request(doc: dict[str, Any], fields: dict[str, Any]) -> None:
+    for name, key in _LOGSTASH_FIELDS:
+        value = fields[key]
+        if value is not None:
+            doc[name] = value
+    doc["duration_ms"] = round(fields["duration_ns"] / 1e6, 3)
+    doc["event_start"] = _iso(fields["start"])
+    doc["event_end"] = _iso(fields["end"])
+
+
 class LogstashFormatter(_JSONFormatter):
     """python-logstash ``LogstashFormatterVersion1``'s envelope, plus request fields.
 
@@ -458,13 +468,7 @@ class LogstashFormatter(_JSONFormatter):
         facts = _facts(record)
         fields = _fields(facts) if facts is not None else None
         if fields is not None:
-            for name, key in _LOGSTASH_FIELDS:
-                value = fields[key]
-                if value is not None:
-                    doc[name] = value
-            doc["duration_ms"] = round(fields["duration_ns"] / 1e6, 3)
-            doc["event_start"] = _iso(fields["start"])
-            doc["event_end"] = _iso(fields["end"])
+            _logstash_request(doc, fields)
         else:
             event_id = getattr(record, "event_id", None)
             if event_id is not None:
