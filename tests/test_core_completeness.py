@@ -287,3 +287,25 @@ def test_multipart_counter_sizes_are_exact_for_any_content(
     for start in range(0, len(body), chunk):
         counter.feed(body[start : start + chunk])
     assert [(size, done) for _, size, done in counter.parts] == [(len(c), True) for c in contents]
+
+
+async def _async_chunks(request: HttpRequest) -> StreamingHttpResponse:
+    async def chunks() -> Any:
+        for _ in range(10):
+            yield b"y" * 100
+
+    return StreamingHttpResponse(chunks(), content_type="text/plain")
+
+
+def test_async_stream_closed_early_is_flagged_aborted(capture: Any) -> None:
+    async def serve() -> None:
+        response = await RequestLogMiddleware(_async_chunks)(RequestFactory().get("/s/"))
+        stream = response.streaming_content
+        await stream.__anext__()
+        await stream.aclose()  # the ASGI handler stops iterating: the client went away
+        response.close()
+
+    async_to_sync(serve)()
+    doc = capture.only()
+    assert doc["reqlog"]["response"]["aborted"] is True
+    assert doc["http"]["response"]["body"]["bytes"] == 100
