@@ -25,7 +25,7 @@ import pytest
 import yaml
 from django.test import override_settings
 
-from django_reqlog import es_setup
+from django_reqlog.elastic.names import data_stream_name
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler
 from tests.fixtures_es import FULL_CAPTURE, full_request_record, leaf_paths, template_field_types
@@ -368,7 +368,7 @@ def test_record_without_event_id_gets_one() -> None:
 def test_pipeline_document_is_accepted_by_the_real_template(
     es_client: Any, reqlog_templates: Any, es_namespace: str
 ) -> None:
-    stream = es_setup.data_stream_name(es_namespace)
+    stream = data_stream_name(es_namespace)
     event = through_pipeline(formatted(LogstashFormatter(), full_request_record()))
     event_id = event["event"]["id"]
     es_client.create(index=stream, id=event_id, document=event, refresh="true")

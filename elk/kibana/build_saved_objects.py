@@ -1,8 +1,11 @@
-"""Generate elk/kibana/reqlog.ndjson, the Kibana saved objects of the stack.
+"""Generate the Kibana saved objects of the stack.
 
+They are written to ``django_reqlog/elastic/resources/kibana/reqlog.ndjson``,
+their only home: ``reqlog_setup --kibana-url`` imports them from the
+installed package, and the compose stack's setup service from the same file.
 Run ``python elk/kibana/build_saved_objects.py`` after editing a panel; the
-NDJSON is committed so the setup service (and users without Python) import it
-as is, and tests/test_stack_kibana.py checks it matches this script.
+NDJSON is committed so users without Python import it as is, and
+tests/elastic/test_stack_kibana.py checks it matches this script.
 
 Objects are written in the Kibana 8.x/9.x saved-objects export format: one
 JSON object per line, ``coreMigrationVersion`` plus a ``typeMigrationVersion``
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-OUTPUT = HERE / "reqlog.ndjson"
+OUTPUT = HERE.parents[1] / "django_reqlog" / "elastic" / "resources" / "kibana" / "reqlog.ndjson"
 
 CORE_MIGRATION_VERSION = "8.8.0"
 # Migration version each type's attributes are written in. Kibana refuses
