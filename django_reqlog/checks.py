@@ -15,10 +15,6 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django_reqlog.conf import settings_problems
 
 MIDDLEWARE_PATH = "django_reqlog.middleware.RequestLogMiddleware"
-_AUTH_MIDDLEWARES = (
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
-)
 
 
 @register(Tags.compatibility)
@@ -38,20 +34,21 @@ def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
         return [
             Warning(
                 f"'{MIDDLEWARE_PATH}' is not in MIDDLEWARE, so no request is logged.",
-                hint=f"Add '{MIDDLEWARE_PATH}' to MIDDLEWARE, after AuthenticationMiddleware.",
+                hint=f"Add '{MIDDLEWARE_PATH}' at the top of MIDDLEWARE.",
                 id="django_reqlog.W001",
             )
         ]
-    ours = middleware.index(MIDDLEWARE_PATH)
-    for auth in _AUTH_MIDDLEWARES:
-        if auth in middleware and middleware.index(auth) > ours:
-            return [
-                Warning(
-                    f"'{MIDDLEWARE_PATH}' is placed before '{auth}'.",
-                    hint="Move it after AuthenticationMiddleware (the documented order), so the "
-                    "user is attached to the request by the time the event is built, even when "
-                    "a middleware in between returns early.",
-                    id="django_reqlog.W004",
-                )
-            ]
+    if middleware[0] != MIDDLEWARE_PATH:
+        return [
+            Warning(
+                f"'{MIDDLEWARE_PATH}' is not the first entry of MIDDLEWARE.",
+                hint="Move it to the top. Middleware above it can answer or change the "
+                "response without it seeing (an APPEND_SLASH redirect is logged as the 404 "
+                "it replaced, a rejected Host header as nothing at all), its duration leaves "
+                "their time out, and a body they read first is not captured. The user is "
+                "read once the response exists, so it need not sit below "
+                "AuthenticationMiddleware.",
+                id="django_reqlog.W005",
+            )
+        ]
     return []

@@ -49,6 +49,11 @@ _SENSITIVE_PARTS = (
 # "userPin", "X-Auth"); the rarer ones also as the end of a run-together key.
 _SENSITIVE_EXACT = frozenset({"auth", "pwd", "session", "pin", "ssn", "sid", "jwt", "otp"})
 _SENSITIVE_SUFFIXES = ("auth", "pwd", "session", "sid", "ssn", "jwt", "otp")
+# Names that carry a secret when they are the whole key: OAuth's ``code`` and
+# ``state``, confirmation ``key``s, ``nonce``, one-time ``otp`` codes and
+# ``refresh`` tokens. Only the whole (normalised) key: ``country_code``,
+# ``keyboard`` and ``state_id`` are not masked.
+_SENSITIVE_WHOLE = frozenset({"code", "key", "nonce", "otp", "refresh", "state"})
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 # Words of a key: separators and camelCase humps both split ("userPin",
@@ -65,7 +70,7 @@ def is_sensitive_key(key: str) -> bool:
     norm = normalise_key(key)
     if not norm:
         return False
-    if norm in _SENSITIVE_EXACT or norm.endswith(_SENSITIVE_SUFFIXES):
+    if norm in _SENSITIVE_WHOLE or norm in _SENSITIVE_EXACT or norm.endswith(_SENSITIVE_SUFFIXES):
         return True
     words = _WORD.findall(key)
     if words and words[-1].lower() in _SENSITIVE_EXACT:

@@ -154,10 +154,14 @@ def full_request_record(
         content_type="application/json",
         content_length=44,
         content_encoding="",
+        remote_port="51234",
         trace_id="0af7651916cd43dd8448eb211c80319c",
+        parent_span_id="b7ad6b7169203331",
+        span_id="53995c3f42cd8ad8",
         headers=[("X-Api-Key", "k-secret"), ("Accept", "*/*")],
         body_prefix=b'{"username": "alice", "password": "hunter2"}',
         body_bytes=44,
+        body_unread=False,
         route="login/",
         view="login",
         status=status,
@@ -166,8 +170,10 @@ def full_request_record(
         response_body_prefix=b'{"ok": false}',
         user_id="7",
         username="alice",
+        response_aborted=False,
         duration_ns=12_500_000,
         slow=True,
+        sample_rate=0.5,
     )
     exc_info = None
     if with_error:

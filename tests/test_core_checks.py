@@ -9,9 +9,9 @@ from django.test import override_settings
 from django_reqlog.conf import conf, derived
 
 GOOD_MIDDLEWARE = [
+    "django_reqlog.middleware.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_reqlog.middleware.RequestLogMiddleware",
 ]
 
 
@@ -56,10 +56,11 @@ def test_default_configuration_is_clean():
         ({"REQLOG_CAPTURE_REQUEST_BODY": 0}, "django_reqlog.E009"),
         ({"REQLOG_CAPTURE_HEADERS": "yes"}, "django_reqlog.E009"),
         ({"REQLOG_SENSITIVE_FEILDS": ["ssn"]}, "django_reqlog.W006"),
-        ({"MIDDLEWARE": GOOD_MIDDLEWARE[:2]}, "django_reqlog.W001"),
+        ({"MIDDLEWARE": GOOD_MIDDLEWARE[1:]}, "django_reqlog.W001"),
+        ({"MIDDLEWARE": [*GOOD_MIDDLEWARE[1:], GOOD_MIDDLEWARE[0]]}, "django_reqlog.W005"),
         (
-            {"MIDDLEWARE": [GOOD_MIDDLEWARE[0], GOOD_MIDDLEWARE[2], GOOD_MIDDLEWARE[1]]},
-            "django_reqlog.W004",
+            {"MIDDLEWARE": [GOOD_MIDDLEWARE[1], GOOD_MIDDLEWARE[0], GOOD_MIDDLEWARE[2]]},
+            "django_reqlog.W005",
         ),
     ],
 )
@@ -99,3 +100,12 @@ def test_settings_are_read_lazily_and_caches_invalidate():
     with override_settings(REQLOG_TRUSTED_PROXIES=["10.0.0.0/8"]):
         assert [str(n) for n in derived.trusted_networks] == ["10.0.0.0/8"]
     assert derived.trusted_networks == ()
+
+
+def test_the_position_check_asks_for_the_top() -> None:
+    with override_settings(MIDDLEWARE=[*GOOD_MIDDLEWARE[1:], GOOD_MIDDLEWARE[0]]):
+        (message,) = [m for m in checks.run_checks() if m.id == "django_reqlog.W005"]
+    assert "first entry of MIDDLEWARE" in message.msg
+    assert "Move it to the top" in (message.hint or "")
+    with override_settings(MIDDLEWARE=GOOD_MIDDLEWARE):
+        assert _ids() == []

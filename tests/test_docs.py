@@ -67,3 +67,8 @@ def test_no_setting_is_read_outside_conf():
     sources = _package_sources().replace((REPO / "django_reqlog" / "conf.py").read_text(), "")
     stray = re.findall(r'getattr\(settings, "(REQLOG_[A-Z_]+)"|settings\.(REQLOG_[A-Z_]+)', sources)
     assert stray == []
+
+
+def test_every_documented_check_id_exists():
+    documented = set(re.findall(r"^\| `(django_reqlog\.[EW]\d{3})`", README, re.M))
+    assert documented and documented <= set(CHECK_IDS), documented - set(CHECK_IDS)

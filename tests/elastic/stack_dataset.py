@@ -9,7 +9,16 @@ other tests write "now" never fall in these windows):
 - BASE+60min .. BASE+63min: a burst of 30 extra 500s on /api/boom/;
 - every 60 s two shipper processes report self-metrics (event.kind metric,
   through the package's own ECSFormatter); host "web-b" drops events
-  between minutes 70 and 72 and so reports at WARNING there.
+  between minutes 70 and 72 and so reports at WARNING there;
+- BASE+100min .. BASE+110min: sampling on (REQLOG_SAMPLE_RATE=0.25): one
+  kept successful request every 5 s, each standing for 4 requests
+  (reqlog.sample_weight 4.0), and a 500 every 75 s, always kept (weight 1).
+  Per 5 minutes that is 64 events of which 4 are 5xx (6.25 %), but 244
+  requests of which 4 failed (1.6 %): a share of documents would alert,
+  a share of requests does not.
+
+Every request event carries reqlog.sample_rate and reqlog.sample_weight,
+1.0 outside the sampled period.
 
 Tests compute every expected number from ``EVENTS`` in Python and compare
 with what the real Elasticsearch returns for the panel's or rule's query.
@@ -30,6 +39,10 @@ BURST_START = BASE + dt.timedelta(minutes=60)
 BURST_COUNT = 30
 BURST_STEP = dt.timedelta(seconds=6)
 DROP_MINUTES = (70, 71, 72)
+SAMPLED_START = BASE + dt.timedelta(minutes=100)
+SAMPLED_END = BASE + dt.timedelta(minutes=110)
+SAMPLE_RATE = 0.25
+SAMPLED_ERROR_STEP = dt.timedelta(seconds=75)
 
 ROUTES = [
     ("", "/", "shop.views.home", 30, 8),
@@ -54,6 +67,7 @@ def request_event(
     status: int,
     user: str | None,
     ip: str,
+    sample_rate: float = 1.0,
 ) -> dict[str, Any]:
     pattern, path, view, _weight, base_ms = route
     duration_ms = base_ms * rng.uniform(0.5, 1.8)
@@ -83,7 +97,13 @@ def request_event(
         "client": {"ip": ip},
         "source": {"ip": "127.0.0.1"},
         "host": {"hostname": "web-a"},
-        "reqlog": {"route": pattern, "view": view, "slow": duration_ms >= 500},
+        "reqlog": {
+            "route": pattern,
+            "view": view,
+            "slow": duration_ms >= 500,
+            "sample_rate": sample_rate,
+            "sample_weight": 1.0 / sample_rate,
+        },
     }
     if user is not None:
         doc["user"] = {"name": user, "id": str(USERS.index(user) + 1)}
@@ -136,6 +156,7 @@ def build() -> list[dict[str, Any]]:
     for i in range(BURST_COUNT):
         moment = BURST_START + i * BURST_STEP + dt.timedelta(seconds=1)
         events.append(request_event(rng, moment, boom, 500, rng.choice(USERS), rng.choice(IPS)))
+    events += sampled_period(rng, weights)
     for host, pid in (("web-a", 101), ("web-b", 202)):
         sent = dropped = failed = 0
         for minute in range(90):
@@ -156,6 +177,28 @@ def build() -> list[dict[str, Any]]:
             moment = BASE + dt.timedelta(minutes=minute, seconds=30)
             events.append(shipper_event(moment, host, pid, counters, warn))
     return events
+
+
+def sampled_period(rng: random.Random, weights: list[int]) -> list[dict[str, Any]]:
+    """What REQLOG_SAMPLE_RATE=0.25 keeps of ten minutes of traffic."""
+    events = []
+    when = SAMPLED_START
+    while when < SAMPLED_END:
+        route = rng.choices(ROUTES, weights=weights)[0]
+        user, ip = rng.choice(USERS), rng.choice(IPS)
+        events.append(request_event(rng, when, route, 200, user, ip, SAMPLE_RATE))
+        when += NORMAL_STEP
+    when = SAMPLED_START + dt.timedelta(seconds=2)
+    while when < SAMPLED_END:
+        route = rng.choices(ROUTES, weights=weights)[0]
+        events.append(request_event(rng, when, route, 500, rng.choice(USERS), rng.choice(IPS)))
+        when += SAMPLED_ERROR_STEP
+    return events
+
+
+def weight(event: dict[str, Any]) -> float:
+    """How many requests an event stands for."""
+    return float(get(event, "reqlog.sample_weight") or 1.0)
 
 
 def get(doc: dict[str, Any], dotted: str) -> Any:

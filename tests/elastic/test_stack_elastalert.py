@@ -12,7 +12,13 @@ served here on 127.0.0.1.
 Windows over tests/elastic/stack_dataset.py:
 - quiet: the hour before any traffic;
 - normal: 55 minutes of normal load (about 2.5 % 5xx, ~60 requests/5 min);
-- burst: the same plus the 30 extra 5xx of minute 60-63.
+- burst: the same plus the 30 extra 5xx of minute 60-63;
+- sampled: ten minutes with REQLOG_SAMPLE_RATE=0.25, where 6 % of the events
+  but under 2 % of the requests are 5xx.
+
+The 5xx share rule weights each event by reqlog.sample_weight (a rule type of
+ours, elk/elastalert/elastalert_modules/); ElastAlert2 imports it from its
+working directory, as in the compose stack, so the rules run from there.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.elastic.stack_dataset import BASE, EVENTS, get, parse
+from tests.elastic.stack_dataset import BASE, EVENTS, SAMPLED_END, SAMPLED_START, get, parse
 from tests.elastic.stack_support import ELK, ROOT, load_module, seed_dataset
 
 # PyYAML belongs in the dev extras; without it these tests cannot read the files.
@@ -47,6 +53,7 @@ WINDOWS = {
     "quiet": (BASE - dt.timedelta(hours=1), BASE - dt.timedelta(minutes=1)),
     "normal": (BASE, BASE + dt.timedelta(minutes=55)),
     "burst": (BASE, BASE + dt.timedelta(minutes=70)),
+    "sampled": (SAMPLED_START, SAMPLED_END),
 }
 ALERTING_RULES = ["reqlog-5xx-burst", "reqlog-error-spike", "reqlog-5xx-share"]
 
@@ -65,7 +72,7 @@ def test_rule_set() -> None:
     assert types == {
         "reqlog-5xx-burst": "frequency",
         "reqlog-error-spike": "spike",
-        "reqlog-5xx-share": "percentage_match",
+        "reqlog-5xx-share": "elastalert_modules.reqlog_rules.WeightedPercentageMatchRule",
     }
 
 
@@ -146,7 +153,7 @@ def run_rule(
     bin_dir: Path,
     config: Path,
     es_settings: dict[str, str],
-    rule: str,
+    rule: str | Path,
     window: tuple[dt.datetime, dt.datetime],
     alert: bool = False,
     extra_env: dict[str, str] | None = None,
@@ -161,7 +168,7 @@ def run_rule(
         start,
         "--end",
         end,
-        str(RULE_FILES[rule]),
+        str(rule if isinstance(rule, Path) else RULE_FILES[rule]),
     ]
     if alert:
         command.insert(1, "--alert")
@@ -181,7 +188,13 @@ def run_rule(
         **(extra_env or {}),
     }
     result = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=300, check=False
+        command,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        cwd=ELK / "elastalert",  # where elastalert_modules is, as in the container
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -210,7 +223,7 @@ def hits_in(window: tuple[dt.datetime, dt.datetime]) -> int:
 
 
 @pytest.mark.es
-@pytest.mark.parametrize("window", ["quiet", "normal", "burst"])
+@pytest.mark.parametrize("window", ["quiet", "normal", "burst", "sampled"])
 @pytest.mark.parametrize("rule", ALERTING_RULES)
 def test_rule_fires_on_the_burst_only(
     elastalert_bin: Path,
@@ -231,6 +244,32 @@ def test_rule_fires_on_the_burst_only(
         # the 5xx of the window.
         # (elastalert-test-rule omits "hits" when the window holds none.)
         assert output.get("hits", 0) == hits_in(WINDOWS[window])
+
+
+@pytest.mark.es
+def test_share_rule_weights_sampled_events(
+    elastalert_bin: Path,
+    config_file: Path,
+    es_settings: dict[str, str],
+    stream: str,
+    tmp_path: Path,
+) -> None:
+    """In the sampled window the stock percentage_match, counting documents,
+    alerts; the same rule weighting each event by reqlog.sample_weight does
+    not, because under 2 % of the requests failed."""
+    text = RULE_FILES["reqlog-5xx-share"].read_text()
+    assert "type: elastalert_modules.reqlog_rules.WeightedPercentageMatchRule" in text
+    unweighted = tmp_path / "reqlog-5xx-share-unweighted.yaml"
+    unweighted.write_text(
+        text.replace(
+            "type: elastalert_modules.reqlog_rules.WeightedPercentageMatchRule",
+            "type: percentage_match",
+        ).replace("name: reqlog 5xx share", "name: reqlog 5xx share unweighted")
+    )
+    window = WINDOWS["sampled"]
+    assert matches(run_rule(elastalert_bin, config_file, es_settings, unweighted, window)) >= 1
+    weighted = run_rule(elastalert_bin, config_file, es_settings, "reqlog-5xx-share", window)
+    assert matches(weighted) == 0
 
 
 class _Webhook(BaseHTTPRequestHandler):

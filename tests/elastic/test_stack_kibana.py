@@ -12,6 +12,9 @@ No Kibana runs here, so the tests check three things:
 3. for each panel and rule, the Elasticsearch query it stands for, written
    out below, runs on the real engine over the seeded dataset
    (tests/elastic/stack_dataset.py) and returns the numbers computed here in Python.
+   The dataset has a period with sampling on, and request counts are sums
+   of reqlog.sample_weight: each test also checks that a plain document
+   count would have given a different answer there.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 import pytest
 from elasticsearch import ApiError
 
-from tests.elastic.stack_dataset import BASE, BURST_START, EVENTS, get, parse
+from tests.elastic.stack_dataset import BASE, BURST_START, EVENTS, SAMPLED_START, get, parse, weight
 from tests.elastic.stack_support import (
     KIBANA,
     ROOT,
@@ -169,7 +172,15 @@ def test_lens_state_is_internally_consistent(lens: dict[str, Any]) -> None:
 def test_formula_helpers_match_the_formula() -> None:
     columns = layer(BY_ID["reqlog-lens-error-rate"])["columns"]
     formula = columns["rate"]["params"]["formula"]
-    assert formula == "count(kql='http.response.status_code >= 500') / count()"
+    assert formula == (
+        "sum(reqlog.sample_weight, kql='http.response.status_code >= 500')"
+        " / sum(reqlog.sample_weight)"
+    )
+    for helper in ("rateX0", "rateX1"):
+        assert (columns[helper]["operationType"], columns[helper]["sourceField"]) == (
+            "sum",
+            "reqlog.sample_weight",
+        )
     assert columns["rateX0"]["filter"]["query"] == "http.response.status_code >= 500"
     assert "filter" not in columns["rateX1"]
     assert columns["rateX2"]["params"]["tinymathAst"]["args"] == ["rateX0", "rateX1"]
@@ -269,6 +280,7 @@ def rule_field_uses() -> list[tuple[str, str, bool]]:
         uses.append((name, params["timeField"], True))
         if params.get("searchType") == "esQuery":
             uses += [(name, f, False) for f in dsl_fields(json.loads(params["esQuery"]))]
+            uses += [(name, params["aggField"], True)] if params.get("aggField") else []
         elif params.get("searchType") == "esqlQuery":
             # ES|QL STATS/EVAL aggregate over these.
             uses += [(name, f, True) for f in esql_fields(params["esqlQuery"]["esql"])]
@@ -301,6 +313,7 @@ def test_field_use_lists_are_not_empty() -> None:
         "host.hostname",
         "event.action",
         "log.level",
+        "reqlog.sample_weight",
     }
 
 
@@ -342,6 +355,7 @@ INTERVAL = dt.timedelta(minutes=30)
 REQUESTS_DSL = {"term": {"event.kind": "event"}}
 SHIPPER_DSL = [{"term": {"event.kind": "metric"}}, {"term": {"event.action": "shipper-health"}}]
 FIVE_XX_DSL = {"range": {"http.response.status_code": {"gte": 500}}}
+REQUESTS_AGG = {"sum": {"field": "reqlog.sample_weight"}}  # what the panels sum
 STATUS_CLASS_DSL = {
     "2xx": {"range": {"http.response.status_code": {"gte": 200, "lt": 300}}},
     "3xx": {"range": {"http.response.status_code": {"gte": 300, "lt": 400}}},
@@ -409,37 +423,48 @@ def test_requests_over_time_by_status_class(es_client: Any, stream: str) -> None
     assert lens_columns("reqlog-lens-requests-by-status") == [
         ("date_histogram", "@timestamp", None),
         ("filters", None, 4),
-        ("count", "___records___", None),
+        ("sum", "reqlog.sample_weight", None),
     ]
-    aggs = {"t": histogram(s={"filters": {"filters": STATUS_CLASS_DSL}})}
+    aggs = {
+        "t": histogram(s={"filters": {"filters": STATUS_CLASS_DSL}, "aggs": {"n": REQUESTS_AGG}})
+    }
     result = search(es_client, stream, [REQUESTS_DSL], size=0, aggs=aggs)
     got = {
-        (b["key"], name): c["doc_count"]
+        (b["key"], name): c["n"]["value"]
         for b in result["aggregations"]["t"]["buckets"]
         for name, c in b["s"]["buckets"].items()
         if c["doc_count"]
     }
-    expected = Counter(
-        (bucket_key(e), status_class(get(e, "http.response.status_code"))) for e in REQUESTS
-    )
+    expected: Counter[tuple[int, str]] = Counter()
+    for e in REQUESTS:
+        expected[bucket_key(e), status_class(get(e, "http.response.status_code"))] += weight(e)
     assert got == dict(expected)
-    assert sum(got.values()) == len(REQUESTS) == 1110
+    assert sum(got.values()) == sum(map(weight, REQUESTS)) == 1598 != len(REQUESTS)
 
 
 @pytest.mark.es
 def test_error_rate_percent(es_client: Any, stream: str) -> None:
-    aggs = {"t": histogram(errors={"filter": FIVE_XX_DSL})}
+    aggs = {
+        "t": histogram(n=REQUESTS_AGG, errors={"filter": FIVE_XX_DSL, "aggs": {"n": REQUESTS_AGG}})
+    }
     result = search(es_client, stream, [REQUESTS_DSL], size=0, aggs=aggs)
     got = {
-        b["key"]: b["errors"]["doc_count"] / b["doc_count"]
+        b["key"]: b["errors"]["n"]["value"] / b["n"]["value"]
         for b in result["aggregations"]["t"]["buckets"]
     }
     totals: Counter[int] = Counter()
     errors: Counter[int] = Counter()
+    unweighted: Counter[int] = Counter()
     for event in REQUESTS:
-        totals[bucket_key(event)] += 1
-        errors[bucket_key(event)] += get(event, "http.response.status_code") >= 500
+        totals[bucket_key(event)] += weight(event)
+        unweighted[bucket_key(event)] += 1
+        errors[bucket_key(event)] += (get(event, "http.response.status_code") >= 500) * weight(
+            event
+        )
     assert got == {k: errors[k] / totals[k] for k in totals}
+    # In the sampled period, the share of documents would overstate the error rate.
+    sampled = bucket_key({"@timestamp": SAMPLED_START.isoformat()})
+    assert got[sampled] < errors[sampled] / unweighted[sampled] / 3
     # The burst lands in the 11:00-11:30 bucket.
     burst_bucket = bucket_key({"@timestamp": BURST_START.isoformat()})
     assert got[burst_bucket] > 3 * max(v for k, v in got.items() if k != burst_bucket)
@@ -472,10 +497,18 @@ def test_latency_percentiles_over_time(es_client: Any, stream: str) -> None:
 @pytest.mark.es
 def test_top_routes_by_requests(es_client: Any, stream: str) -> None:
     assert ("terms", "reqlog.route", 10) in lens_columns("reqlog-lens-top-routes-count")
-    aggs = {"r": {"terms": {"field": "reqlog.route", "size": 10, "order": {"_count": "desc"}}}}
+    assert ("sum", "reqlog.sample_weight", None) in lens_columns("reqlog-lens-top-routes-count")
+    aggs = {
+        "r": {
+            "terms": {"field": "reqlog.route", "size": 10, "order": {"n": "desc"}},
+            "aggs": {"n": REQUESTS_AGG},
+        }
+    }
     result = search(es_client, stream, [REQUESTS_DSL], size=0, aggs=aggs)
-    got = [(b["key"], b["doc_count"]) for b in result["aggregations"]["r"]["buckets"]]
-    expected = Counter(get(e, "reqlog.route") for e in REQUESTS)
+    got = [(b["key"], b["n"]["value"]) for b in result["aggregations"]["r"]["buckets"]]
+    expected: Counter[str] = Counter()
+    for e in REQUESTS:
+        expected[get(e, "reqlog.route")] += weight(e)
     assert dict(got) == dict(expected)
     assert [c for _, c in got] == sorted(expected.values(), reverse=True)
     assert got[0][0] == ""  # the home page, the heaviest route
@@ -512,10 +545,18 @@ def test_slowest_routes_by_p95(es_client: Any, stream: str) -> None:
 @pytest.mark.es
 def test_status_code_breakdown(es_client: Any, stream: str) -> None:
     assert ("terms", "http.response.status_code", 20) in lens_columns("reqlog-lens-status-codes")
-    aggs = {"s": {"terms": {"field": "http.response.status_code", "size": 20}}}
+    aggs = {
+        "s": {
+            "terms": {"field": "http.response.status_code", "size": 20},
+            "aggs": {"n": REQUESTS_AGG},
+        }
+    }
     result = search(es_client, stream, [REQUESTS_DSL], size=0, aggs=aggs)
-    got = {b["key"]: b["doc_count"] for b in result["aggregations"]["s"]["buckets"]}
-    assert got == dict(Counter(get(e, "http.response.status_code") for e in REQUESTS))
+    got = {b["key"]: b["n"]["value"] for b in result["aggregations"]["s"]["buckets"]}
+    expected: Counter[int] = Counter()
+    for e in REQUESTS:
+        expected[get(e, "http.response.status_code")] += weight(e)
+    assert got == dict(expected)
     assert set(got) == {200, 302, 404, 500}
 
 
@@ -527,22 +568,28 @@ def test_status_code_breakdown(es_client: Any, stream: str) -> None:
 def test_top_users_and_client_ips(es_client: Any, stream: str, lens_id: str, field: str) -> None:
     columns = lens_columns(lens_id)
     assert ("terms", field, 10) in columns
-    assert columns.count(("count", "___records___", None)) == 2  # requests and 5xx
+    assert columns.count(("sum", "reqlog.sample_weight", None)) == 2  # requests and 5xx
     aggs = {
-        "k": {"terms": {"field": field, "size": 10}, "aggs": {"errors": {"filter": FIVE_XX_DSL}}}
+        "k": {
+            "terms": {"field": field, "size": 10},
+            "aggs": {
+                "n": REQUESTS_AGG,
+                "errors": {"filter": FIVE_XX_DSL, "aggs": {"n": REQUESTS_AGG}},
+            },
+        }
     }
     result = search(es_client, stream, [REQUESTS_DSL], size=0, aggs=aggs)
     got = {
-        b["key"]: (b["doc_count"], b["errors"]["doc_count"])
+        b["key"]: (b["n"]["value"], b["errors"]["n"]["value"])
         for b in result["aggregations"]["k"]["buckets"]
     }
-    expected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    expected: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for event in REQUESTS:
         value = get(event, field)
         if value is None:
             continue  # anonymous requests have no user.name: not a bucket
-        expected[value][0] += 1
-        expected[value][1] += get(event, "http.response.status_code") >= 500
+        expected[value][0] += weight(event)
+        expected[value][1] += (get(event, "http.response.status_code") >= 500) * weight(event)
     assert got == {k: tuple(v) for k, v in expected.items()}
 
 
@@ -567,7 +614,7 @@ def test_recent_5xx_search(es_client: Any, stream: str) -> None:
         track_total_hits=True,
     )
     errors = [e for e in REQUESTS if get(e, "http.response.status_code") >= 500]
-    assert result["hits"]["total"]["value"] == len(errors) == 57
+    assert result["hits"]["total"]["value"] == len(errors) == 65
     newest = sorted(errors, key=lambda e: get(e, "@timestamp"), reverse=True)[:10]
     assert [h["_source"]["event"]["id"] for h in result["hits"]["hits"]] == [
         get(e, "event.id") for e in newest
@@ -684,18 +731,23 @@ def compare(value: float, comparator: str, threshold: float) -> bool:
 )
 def test_kibana_5xx_burst_rule(es_client: Any, stream: str, minutes: int, fires: bool) -> None:
     params = RULES["reqlog-5xx-burst"]["params"]
+    assert (params["aggType"], params["aggField"]) == ("sum", "reqlog.sample_weight")
     end = BASE + dt.timedelta(minutes=minutes)
     query = json.loads(params["esQuery"])["query"]
-    response = es_client.count(
-        index=",".join(params["index"]), query={"bool": {"filter": [query, rule_window(end)]}}
+    response = es_client.search(
+        index=",".join(params["index"]),
+        size=0,
+        query={"bool": {"filter": [query, rule_window(end)]}},
+        aggs={"value": {params["aggType"]: {"field": params["aggField"]}}},
     )
+    value = response["aggregations"]["value"]["value"]
     expected = sum(
-        1 for e in REQUESTS if get(e, "http.response.status_code") >= 500 and in_window(e, end)
+        weight(e)
+        for e in REQUESTS
+        if get(e, "http.response.status_code") >= 500 and in_window(e, end)
     )
-    assert response["count"] == expected
-    assert (
-        compare(response["count"], params["thresholdComparator"], params["threshold"][0]) is fires
-    )
+    assert value == expected
+    assert compare(value, params["thresholdComparator"], params["threshold"][0]) is fires
 
 
 def rate_thresholds() -> tuple[int, float]:
@@ -705,9 +757,15 @@ def rate_thresholds() -> tuple[int, float]:
     return int(match.group(1)), float(match.group(2))
 
 
+def _rate_fires(requests: float, errors: float) -> bool:
+    min_requests, max_pct = rate_thresholds()
+    return requests >= min_requests and round(errors * 100.0 / max(requests, 1), 2) > max_pct
+
+
 @pytest.mark.es
 @pytest.mark.parametrize(
-    ("minutes", "fires"), [(-30, False), (30, False), (55, False), (63, True), (70, False)]
+    ("minutes", "fires"),
+    [(-30, False), (30, False), (55, False), (63, True), (70, False), (105, False), (110, False)],
 )
 def test_kibana_5xx_rate_rule(es_client: Any, stream: str, minutes: int, fires: bool) -> None:
     """The ES|QL rule, and its exact equivalent in query DSL.
@@ -715,27 +773,25 @@ def test_kibana_5xx_rate_rule(es_client: Any, stream: str, minutes: int, fires: 
     The DSL form always runs. The ES|QL form runs where the engine has
     ES|QL; the test bed's minimal distribution lacks that module, which the
     skip message then says (the Docker image of the stack has it).
+    Minutes 105 and 110 end windows of the sampled period: a share of
+    documents would fire there, the share of requests does not.
     """
-    min_requests, max_pct = rate_thresholds()
     end = BASE + dt.timedelta(minutes=minutes)
     window = [e for e in REQUESTS if in_window(e, end)]
-    errors = sum(get(e, "http.response.status_code") >= 500 for e in window)
-    expected_fire = (
-        len(window) >= min_requests and round(errors * 100.0 / max(len(window), 1), 2) > max_pct
-    )
-    assert expected_fire is fires
+    failed = [e for e in window if get(e, "http.response.status_code") >= 500]
+    requests, errors = sum(map(weight, window)), sum(map(weight, failed))
+    assert _rate_fires(requests, errors) is fires
+    if minutes >= 100:
+        assert _rate_fires(len(window), len(failed)), "the window must prove the weighting"
 
     result = es_client.search(
         index="logs-django.reqlog-*",
         size=0,
         query={"bool": {"filter": [REQUESTS_DSL, rule_window(end)]}},
-        aggs={"errors": {"filter": FIVE_XX_DSL}},
-        track_total_hits=True,
+        aggs={"n": REQUESTS_AGG, "errors": {"filter": FIVE_XX_DSL, "aggs": {"n": REQUESTS_AGG}}},
     )
-    assert (result["hits"]["total"]["value"], result["aggregations"]["errors"]["doc_count"]) == (
-        len(window),
-        errors,
-    )
+    aggregations = result["aggregations"]
+    assert (aggregations["n"]["value"], aggregations["errors"]["n"]["value"]) == (requests, errors)
 
     esql = RULES["reqlog-5xx-rate"]["params"]["esqlQuery"]["esql"]
     try:

@@ -67,6 +67,18 @@ EXPECTED_TYPES = {
     "reqlog.response.body.truncated": "boolean",
     "reqlog.proxy_chain": "keyword",
     "reqlog.request.headers": "flattened",
+    "event.start": "date",
+    "event.end": "date",
+    "url.full": "keyword",
+    "client.port": "long",
+    "source.port": "long",
+    "span.id": "keyword",
+    "transaction.id": "keyword",
+    "reqlog.parent_span_id": "keyword",
+    "reqlog.sample_rate": "double",
+    "reqlog.sample_weight": "double",
+    "reqlog.request.body.unread": "boolean",
+    "reqlog.response.aborted": "boolean",
     **{
         f"reqlog.shipper.{k}": "long"
         for k in ("queued", "sent", "retried", "spooled", "dropped", "failed", "spool_bytes")
