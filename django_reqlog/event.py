@@ -24,6 +24,7 @@ from django_reqlog.redaction import (
     scrub_text,
     scrub_value,
 )
+from django_reqlog.setting_specs import MAX_BODY_BYTES
 
 MAX_HEADER_VALUE = 8 * 1024
 MAX_HEADERS = 100
@@ -60,7 +61,7 @@ class RequestFacts:
     parent_span_id: str | None = None
     span_id: str | None = None
     status: int = 0
-    max_body_bytes: int = 8192
+    max_body_bytes: int = MAX_BODY_BYTES.default
     headers: list[tuple[str, str]] | None = None
     body_prefix: bytes | None = None
     body_bytes: int | None = None

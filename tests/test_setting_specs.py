@@ -40,14 +40,7 @@ def test_the_distinct_defaults_are_found():
         "setting_reports.py",
         "apps.py",
         "middleware.py",
-        pytest.param(
-            "event.py",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="RequestFacts.max_body_bytes = 8192 in event.py, which another "
-                "branch is rewriting: it should read MAX_BODY_BYTES.default",
-            ),
-        ),
+        "event.py",
     ],
 )
 def test_no_module_repeats_a_default(module):
