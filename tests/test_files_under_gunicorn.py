@@ -4,10 +4,11 @@ run, and every request must appear exactly once across the files, each line
 whole.
 
 What each test catches (run against the handlers they compare with):
-- the rotation test fails with the demo's former ``RotatingFileHandler`` and
-  with a plain shared ``FileHandler``: neither reopens the renamed file, so
-  the requests after the rotation land in ``reqlog.ndjson.1`` and the live
-  file stays empty (logrotate later deletes what is really current);
+- the rotation test, run with the handler the demo configures too, fails
+  with the demo's former ``RotatingFileHandler`` and with a plain shared
+  ``FileHandler``: neither reopens the renamed file, so the requests after
+  the rotation land in ``reqlog.ndjson.1`` and the live file stays empty
+  (logrotate later deletes what is really current);
 - the large-event test's second case runs a writer that splits lines into
   pieces, and the check finds broken lines: the first case's "none broken"
   is a real result, not a check that cannot fail.
@@ -16,24 +17,45 @@ What each test catches (run against the handlers they compare with):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.files_support import LOG_NAME, drive, gunicorn, read_files, rotate_like_logrotate
+from tests.elastic.stack_support import load_module
+from tests.files_support import (
+    LOG_NAME,
+    REPO,
+    drive,
+    gunicorn,
+    read_files,
+    rotate_like_logrotate,
+)
 
 OURS = {"class": "django_reqlog.handlers.JSONLinesFileHandler"}
 SPLIT_WRITER = {"class": "tests.files_support.SplitWriteFileHandler"}
 
 
-def handler(kind: dict[str, str], directory: Path) -> dict[str, str]:
+def handler(kind: dict[str, str], directory: Path) -> dict[str, Any]:
     return {**kind, "filename": str(directory / LOG_NAME)}
 
 
+def demo_handler(directory: Path) -> dict[str, Any]:
+    """The file handler ``make demo`` (and the compose app) configures."""
+    config = load_module(
+        REPO / "example_project" / "reqlog_demo" / "logging_config.py", "reqlog_demo_logging"
+    )
+    env = {"REQLOG_LOG_FILE": str(directory / LOG_NAME)}
+    entry: dict[str, Any] = config.build_logging(env, directory)["handlers"]["reqlog_file"]
+    return {key: value for key, value in entry.items() if key != "formatter"}
+
+
 @pytest.mark.timeout(300)
-def test_every_request_once_across_a_rotation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("setup", ["ours", "demo"])
+def test_every_request_once_across_a_rotation(tmp_path: Path, setup: str) -> None:
     before = [f"before-{n}" for n in range(120)]
     after = [f"after-{n}" for n in range(120)]
-    with gunicorn(tmp_path, handler(OURS, tmp_path)) as server:
+    config = handler(OURS, tmp_path) if setup == "ours" else demo_handler(tmp_path)
+    with gunicorn(tmp_path, config) as server:
         drive(server.port, before)
         rotate_like_logrotate(tmp_path)
         drive(server.port, after)
