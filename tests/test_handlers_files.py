@@ -138,7 +138,9 @@ def test_a_300_kib_record_is_one_write(
     assert lines(Path(handler.baseFilename)) == [f"{big} big"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(message=st.text(max_size=200))
 def test_any_message_is_one_json_line(tmp_path: Path, message: str) -> None:
     # Newlines, NULs and lone surrogates included: the ECS line stays one

@@ -19,6 +19,7 @@ file whole:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -89,14 +90,15 @@ class JSONLinesFileHandler(logging.Handler):
             os.close(fd)
 
     def close(self) -> None:
-        with self.lock:
-            try:
+        self.acquire()
+        try:
+            with contextlib.suppress(OSError):
                 self._close_descriptor()
-            except OSError:
-                pass
+        finally:
+            self.release()
         super().close()
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+    def handleError(self, record: logging.LogRecord) -> None:
         error = sys.exc_info()[1]
         warn(
             f"JSONLinesFileHandler could not write to {self.baseFilename}: {error!r}",
