@@ -159,6 +159,13 @@ def test_any_message_is_one_json_line(tmp_path: Path, message: str) -> None:
     assert doc["message"] == message
 
 
+def test_a_lone_surrogate_is_escaped_not_lost(handler: JSONLinesFileHandler) -> None:
+    # Only a formatter that leaves non-ASCII alone (ours escape it) passes
+    # one through; the line is still written, as a JSON-style escape.
+    handler.handle(record("bad \udcff byte", event_id="e1"))
+    assert lines(Path(handler.baseFilename)) == ["bad \\udcff byte e1"]
+
+
 # ------------------------------------------------------------ rotation
 
 
