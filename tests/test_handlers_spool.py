@@ -208,48 +208,67 @@ def test_read_only_spool_dir_falls_back_to_memory_then_resumes(
 
 
 def test_fork_gives_the_child_its_own_thread_spool_and_metrics(make_handler: Any) -> None:
-    receiver = TCPReceiver().start()
-    handler = make_handler(receiver.port)
+    port = free_port()  # nothing listens yet: both processes spool
+    handler = make_handler(port)
     handler.handle(record("parent before fork"))
-    assert wait_for(lambda: len(receiver.lines) == 1)
+    assert wait_for(lambda: handler.metrics.spooled == 1)
     parent_stem = handler._store.own.stem
-    read_end, write_end = os.pipe()
+    parent_ids = (id(handler._worker), id(handler._store), id(handler.metrics))
+    to_parent, from_child = os.pipe()
+    from_parent, to_child = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
             for i in range(50):
                 handler.handle(record(f"child {i}"))
-            idle = handler.wait_idle(30)
+            spooled = wait_for(lambda: handler.metrics.spooled == 50, timeout=30)
+            spool_stem = handler._store.own.stem if handler._store.own else None
+            os.write(from_child, b"spooled\n")
+            os.read(from_parent, 1)  # the parent has started the receiver
             report = {
-                "idle": idle,
+                "spooled": spooled,
+                "spool_stem": spool_stem,
+                "idle": handler.wait_idle(30),
+                "fresh": [id(handler._worker), id(handler._store), id(handler.metrics)],
                 "stem": handler._store.own.stem if handler._store.own else None,
                 "sent": handler.metrics.sent,
                 "queued": handler.metrics.queued,
             }
             handler.close()
-            os.write(write_end, json.dumps(report).encode())
+            os.write(from_child, json.dumps(report).encode())
             code = 0
         finally:
             os._exit(code)
-    os.close(write_end)
-    for i in range(50):
-        handler.handle(record(f"parent {i}"))
-    _, status = os.waitpid(pid, 0)
-    child = json.loads(os.read(read_end, 65536))
-    os.close(read_end)
+    os.close(from_child)
+    os.close(from_parent)
+    with os.fdopen(to_parent, "rb") as child_says:
+        assert child_says.readline() == b"spooled\n"
+        receiver = TCPReceiver(port).start()
+        os.write(to_child, b"g")
+        for i in range(50):
+            handler.handle(record(f"parent {i}"))
+        _, status = os.waitpid(pid, 0)
+        child = json.loads(child_says.read())
+    os.close(to_child)
     assert status == 0
-    assert child["idle"] is True
-    assert child["stem"] != parent_stem
-    assert child["sent"] == child["queued"] == 50
-    assert wait_for(lambda: len(receiver.lines) == 101)
-    messages = [e["message"] for e in receiver.events()]
-    assert sorted(m for m in messages if m.startswith("child")) == sorted(
-        f"child {i}" for i in range(50)
-    )
+    assert child["spooled"] is True and child["idle"] is True
+    assert not set(child["fresh"]) & set(parent_ids)  # its own worker, store and metrics
+    assert child["spool_stem"] not in (None, parent_stem)  # a spool file of its own...
+    assert child["stem"] is None  # ...replayed to the end and removed
+    assert child["sent"] == child["queued"] == 50  # not the parent's spooled event
     assert handler.wait_idle(30)
     assert handler.metrics.sent == 51
-    assert handler._store.own.stem == parent_stem
+    messages = [e["message"] for e in receiver.events()]
+    assert sorted(messages) == sorted(
+        [
+            "parent before fork",
+            *(f"child {i}" for i in range(50)),
+            *(f"parent {i}" for i in range(50)),
+        ]
+    )
+    # The parent's spool file was its own to replay and remove.
+    assert not os.path.exists(parent_stem + ".spool")
     receiver.stop()
 
 

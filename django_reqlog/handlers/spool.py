@@ -6,7 +6,10 @@ SQLite database per process, ``<pid>-<token>.spool``, next to its
 for its whole life; the kernel releases it however the process ends (even
 SIGKILL), so a process that can take the lock of someone else's spool knows the
 owner is gone and adopts the file: it replays it before its own, then deletes
-it.
+it. A file that cannot be read is moved aside as ``<pid>-<token>.damaged``.
+
+The cap counts the files on disk (database, WAL and shared-memory index), not
+the payloads in them: see ``SpoolStore``.
 
 Every read and write happens on the handler's worker thread.
 """
@@ -14,12 +17,12 @@ Every read and write happens on the handler's worker thread.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import secrets
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django_reqlog._stderr import warn
@@ -37,11 +40,32 @@ Item = tuple[str, bytes]
 SPOOL_SUFFIX = ".spool"
 LOCK_SUFFIX = ".lock"
 STATUS_SUFFIX = ".status.json"
+DAMAGED_SUFFIX = ".damaged"
+# The database and the two files SQLite keeps beside it in WAL mode.
+_FILE_SUFFIXES = ("", "-wal", "-shm")
 
 # Objects inherited over fork(): closing them in the child could checkpoint or
 # unlink the parent's files, so the child keeps them referenced and never
 # touches them again.
 _inherited: list[object] = []
+
+# 3 parameters a row: within the 999 of SQLite builds older than 3.32. Rows
+# per statement are also bounded in bytes: SQLite keeps a statement's bound
+# values until it is finalised, and Python 3.10 keeps at least five
+# statements cached whatever ``cached_statements`` says.
+_ROWS_PER_INSERT = 300
+_BYTES_PER_INSERT = 256 * 1024
+# SQLite's page cache for one spool connection (the default is 2 MiB).
+_PAGE_CACHE_KIB = 256
+# What a row costs beyond its payload (event id, row header, cell pointer),
+# for estimates only; the cap itself is checked against the files.
+_ROW_OVERHEAD = 64
+# A file's own fill ratio is trusted once it holds this much; before that,
+# its few fixed pages would make it look emptier than it is.
+_RATIO_SAMPLE_BYTES = 64 * 1024
+_MAX_RATIO = 2.5
+# SQLITE_CORRUPT and SQLITE_NOTADB: the file itself is bad, not the disk.
+_DAMAGE_CODES = (11, 26)
 
 
 @dataclass
@@ -61,13 +85,31 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-# 3 parameters a row: within the 999 of SQLite builds older than 3.32.
-_ROWS_PER_INSERT = 300
+def is_damage(exc: sqlite3.Error) -> bool:
+    """True if ``exc`` says the database file is corrupt or not a database."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in _DAMAGE_CODES
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
 
 
-@functools.lru_cache(maxsize=8)
 def _insert_statement(rows: int) -> str:
     return "INSERT INTO spool (ts, event_id, payload) VALUES " + ",".join(["(?, ?, ?)"] * rows)
+
+
+def _statements(rows: list[tuple[float, str, bytes]]) -> Iterator[list[tuple[float, str, bytes]]]:
+    """Consecutive runs of rows, each small enough for one INSERT."""
+    chunk: list[tuple[float, str, bytes]] = []
+    size = 0
+    for row in rows:
+        if chunk and (len(chunk) >= _ROWS_PER_INSERT or size + len(row[2]) > _BYTES_PER_INSERT):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += len(row[2])
+    if chunk:
+        yield chunk
 
 
 class SpoolFile:
@@ -77,13 +119,31 @@ class SpoolFile:
         self.path = path
         self.lock_fd = lock_fd
         self.stem = path[: -len(SPOOL_SUFFIX)]
-        self.conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-        # auto_vacuum must be chosen before the first table exists; it lets an
-        # emptied spool give its pages back instead of staying at peak size.
+        # No statement cache: a cached statement keeps the values last bound
+        # to it, and each INSERT length stayed cached with its payloads.
+        self.conn = sqlite3.connect(
+            path, timeout=0, isolation_level=None, check_same_thread=False, cached_statements=0
+        )
+        try:
+            self._setup()
+        except BaseException:
+            self.conn.close()
+            raise
+        # Rows delivered whose DELETE failed (disk full), with their sizes:
+        # skipped on read so they are not sent twice, deleted again later.
+        self.acked: dict[int, int] = {}
+        # Every row up to this seq is gone (dropped by the cap or by age),
+        # maybe while it was being delivered: its ack must not count it again.
+        self.gone_through = 0
+
+    def _setup(self) -> None:
+        # auto_vacuum must be chosen before the first table exists; it lets
+        # the file give freed pages back (``vacuum``) instead of keeping them.
         self.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA journal_size_limit=4194304")
+        self.conn.execute(f"PRAGMA cache_size=-{_PAGE_CACHE_KIB}")
+        self.conn.execute("PRAGMA journal_size_limit=0")
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS spool ("
             "seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, "
@@ -94,9 +154,7 @@ class SpoolFile:
         ).fetchone()
         self.count: int = int(count)
         self.bytes: int = int(size)
-        # Rows delivered whose DELETE failed (disk full): skipped on read so
-        # they are not sent twice, deleted again later.
-        self.acked: set[int] = set()
+        self.page_size = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
 
     @classmethod
     def create(cls, directory: str) -> SpoolFile:
@@ -118,7 +176,11 @@ class SpoolFile:
 
     @classmethod
     def adopt(cls, lock_path: str) -> SpoolFile | None:
-        """Take over a dead process's spool, or return None if its owner lives."""
+        """Take over a dead process's spool, or return None if its owner lives.
+
+        A spool that cannot be read is moved aside (``quarantine``) and None
+        is returned; any other SQLite error leaves it for a later attempt.
+        """
         try:
             fd = os.open(lock_path, os.O_RDWR)
         except OSError:
@@ -133,97 +195,181 @@ class SpoolFile:
             return None
         try:
             return cls(stem + SPOOL_SUFFIX, fd)
-        except sqlite3.Error:
+        except sqlite3.Error as exc:
+            if is_damage(exc):
+                quarantine(stem, exc)
             os.close(fd)
             return None
+
+    # -- writing -------------------------------------------------------------
 
     def append(self, items: list[Item], now: float) -> None:
         """Insert items in one transaction; raises sqlite3.Error (disk full...)."""
         rows = [(now, eid, payload) for eid, payload in items]
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             # Many rows per statement: each statement step gives up the GIL,
             # and getting it back from busy request threads can take up to a
             # switch interval (5 ms), so one INSERT per row made spooling
             # thousands of events take seconds in a busy process.
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                chunk = rows[start : start + _ROWS_PER_INSERT]
+            for chunk in _statements(rows):
                 self.conn.execute(_insert_statement(len(chunk)), [v for row in chunk for v in row])
+        self.count += len(rows)
+        self.bytes += sum(len(p) for _, _, p in rows)
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and empty it, so it never grows
+        beyond one transaction (skipped while a reader holds a snapshot)."""
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def vacuum(self) -> None:
+        """Give freed pages back to the file system."""
+        with contextlib.suppress(sqlite3.Error):
+            # The pragma frees one page per step, and execute() takes only
+            # the first step of a statement without result columns;
+            # executescript() steps each statement to its end.
+            self.conn.executescript("PRAGMA incremental_vacuum")
+        self.checkpoint()
+
+    # -- reading -------------------------------------------------------------
+
+    def head(self, limit: int, max_bytes: int) -> list[Row]:
+        """The oldest rows: at most ``limit``, and about ``max_bytes`` of payload."""
+        cursor = self.conn.execute(
+            "SELECT seq, event_id, payload FROM spool ORDER BY seq LIMIT ?",
+            (limit + len(self.acked),),
+        )
+        out: list[Row] = []
+        size = 0
+        for seq, event_id, payload in cursor:
+            if seq in self.acked:
+                continue
+            out.append(Row(int(seq), str(event_id), bytes(payload)))
+            size += len(payload)
+            if len(out) >= limit or size >= max_bytes:
+                break
+        cursor.close()
+        return out
+
+    def disk_bytes(self) -> int:
+        """What the spool takes on disk: the database, its WAL and its index."""
+        total = 0
+        for suffix in _FILE_SUFFIXES:
+            with contextlib.suppress(OSError):
+                total += os.stat(self.path + suffix).st_size
+        return total
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
             self.conn.execute("COMMIT")
-        except sqlite3.Error:
+        except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             raise
-        self.count += len(rows)
-        self.bytes += sum(len(p) for _, _, p in rows)
 
-    def head(self, limit: int) -> list[Row]:
-        rows = self.conn.execute(
-            "SELECT seq, event_id, payload FROM spool ORDER BY seq LIMIT ?",
-            (limit + len(self.acked),),
-        ).fetchall()
-        out = [Row(int(s), str(e), bytes(p)) for s, e, p in rows if s not in self.acked]
-        return out[:limit]
+    def page_count(self) -> int:
+        return int(self.conn.execute("PRAGMA page_count").fetchone()[0])
+
+    def free_pages(self) -> int:
+        with contextlib.suppress(sqlite3.Error):
+            return int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        return 0
+
+    def used_bytes(self) -> int:
+        """What the files will take once the WAL is emptied, not counting free
+        pages: the pages that hold rows, and the index beside the database."""
+        pages = self.page_count() - self.free_pages()
+        with contextlib.suppress(OSError):
+            return pages * self.page_size + os.stat(self.path + "-shm").st_size
+        return pages * self.page_size
+
+    def fill_ratio(self) -> float:
+        """Bytes on disk per payload byte in this file (pages are only partly filled)."""
+        if self.bytes < _RATIO_SAMPLE_BYTES:
+            return 1.0
+        used = (self.page_count() - self.free_pages()) * self.page_size
+        return min(_MAX_RATIO, max(1.0, used / (self.bytes + self.count * _ROW_OVERHEAD)))
+
+    # -- removing ------------------------------------------------------------
 
     def delete(self, rows: list[Row]) -> None:
         """Forget delivered rows; if the disk refuses, remember them as acked."""
-        fresh = [r for r in rows if r.seq not in self.acked]
-        self.acked.update(r.seq for r in fresh)
-        self.count -= len(fresh)
-        self.bytes -= sum(len(r.payload) for r in fresh)
+        for row in rows:
+            if row.seq not in self.acked and row.seq > self.gone_through:
+                self.acked[row.seq] = len(row.payload)
+                self.count -= 1
+                self.bytes -= len(row.payload)
         self.flush_acked()
 
     def flush_acked(self) -> None:
         if not self.acked:
             return
         try:
-            self.conn.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s in self.acked])
+            with self._transaction():
+                for low, high in _runs(sorted(self.acked)):
+                    self.conn.execute("DELETE FROM spool WHERE seq BETWEEN ? AND ?", (low, high))
         except sqlite3.Error as exc:
             warn(f"spool delete failed ({exc}); will retry", key=f"spool-delete:{self.path}")
             return
         self.acked.clear()
-        if self.count == 0:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA incremental_vacuum")
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Delivered pages are reused by the next writes; give them back once
+        # they are a quarter of the file, or the spool is empty.
+        if self.count == 0 or self.free_pages() * 4 > self.page_count():
+            self.vacuum()
+        else:
+            self.checkpoint()
 
-    def drop_oldest(self, nbytes: int) -> int:
-        """Delete the oldest rows until ``nbytes`` are freed; return rows dropped."""
-        dropped = 0
+    def drop_oldest(self, disk_bytes: float, *, vacuum: bool = True) -> int:
+        """Delete the oldest rows to free about ``disk_bytes`` on disk; return rows dropped.
+
+        Without ``vacuum`` the freed pages stay in the file, for the next write.
+        """
+        wanted = disk_bytes / self.fill_ratio()
         freed = 0
-        while freed < nbytes and self.count > 0:
-            rows = self.head(256)
-            if not rows:
+        last = None
+        # LENGTH() of a blob reads its size, not its pages.
+        cursor = self.conn.execute("SELECT seq, LENGTH(payload) FROM spool ORDER BY seq")
+        for seq, size in cursor:
+            last = int(seq)
+            if seq not in self.acked:
+                freed += int(size) + _ROW_OVERHEAD
+            if freed >= wanted:
                 break
-            take: list[Row] = []
-            for row in rows:
-                take.append(row)
-                freed += len(row.payload)
-                if freed >= nbytes:
-                    break
-            self.delete(take)
-            dropped += len(take)
-        return dropped
+        cursor.close()
+        return 0 if last is None else self._delete_through(last, vacuum=vacuum)
 
     def expire(self, cutoff: float) -> int:
-        self.flush_acked()
-        if self.acked:
-            return 0
-        try:
-            before = self.count
-            cur = self.conn.execute("DELETE FROM spool WHERE ts < ?", (cutoff,))
-            if cur.rowcount:
-                self._recount()
-            return max(0, before - self.count)
-        except sqlite3.Error:
-            return 0
+        """Delete rows spooled before ``cutoff`` (wall-clock seconds); return how many."""
+        last = None
+        cursor = self.conn.execute("SELECT seq, ts FROM spool ORDER BY seq")
+        for seq, ts in cursor:  # oldest first: only the expired ones and one more are read
+            if ts >= cutoff:
+                break
+            last = int(seq)
+        cursor.close()
+        return 0 if last is None else self._delete_through(last)
 
-    def _recount(self) -> None:
-        count, size = self.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM spool"
-        ).fetchone()
-        self.count = int(count) - len(self.acked)
-        self.bytes = int(size)
+    def _delete_through(self, last: int, *, vacuum: bool = True) -> int:
+        """Delete every row up to ``last`` (a prefix: oldest first); return rows removed."""
+        with self._transaction():
+            count, size = self.conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM spool WHERE seq <= ?",
+                (last,),
+            ).fetchone()
+            self.conn.execute("DELETE FROM spool WHERE seq <= ?", (last,))
+        gone = [seq for seq in self.acked if seq <= last]
+        count -= len(gone)  # already subtracted when they were acked
+        size -= sum(self.acked.pop(seq) for seq in gone)
+        self.gone_through = max(self.gone_through, last)
+        self.count -= int(count)
+        self.bytes -= int(size)
+        if vacuum:
+            self.vacuum()
+        return int(count)
 
     def close(self, *, remove_if_empty: bool) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -243,14 +389,36 @@ class SpoolFile:
             os.close(self.lock_fd)
 
 
+def _runs(seqs: list[int]) -> Iterator[tuple[int, int]]:
+    """Sorted seqs as (first, last) runs of consecutive numbers."""
+    start = prev = seqs[0]
+    for seq in seqs[1:]:
+        if seq != prev + 1:
+            yield start, prev
+            start = seq
+        prev = seq
+    yield start, prev
+
+
+def quarantine(stem: str, exc: BaseException) -> None:
+    """Move a spool that cannot be read aside, for a person to look at, once."""
+    size = 0
+    for suffix in _FILE_SUFFIXES:
+        with contextlib.suppress(OSError):
+            size += os.stat(stem + SPOOL_SUFFIX + suffix).st_size
+            os.replace(stem + SPOOL_SUFFIX + suffix, stem + DAMAGED_SUFFIX + suffix)
+    for suffix in (STATUS_SUFFIX, LOCK_SUFFIX):
+        with contextlib.suppress(OSError):
+            os.unlink(stem + suffix)
+    warn(
+        f"spool {stem}{SPOOL_SUFFIX} cannot be read ({exc}); moved aside to "
+        f"{stem}{DAMAGED_SUFFIX} ({size} bytes); its events will not be replayed",
+        key=f"damaged:{stem}",
+    )
+
+
 def _remove_files(stem: str) -> None:
-    for suffix in (
-        SPOOL_SUFFIX,
-        f"{SPOOL_SUFFIX}-wal",
-        f"{SPOOL_SUFFIX}-shm",
-        STATUS_SUFFIX,
-        LOCK_SUFFIX,
-    ):
+    for suffix in (*(SPOOL_SUFFIX + s for s in _FILE_SUFFIXES), STATUS_SUFFIX, LOCK_SUFFIX):
         with contextlib.suppress(OSError):
             os.unlink(stem + suffix)
 
@@ -264,12 +432,35 @@ def _pid_alive(lock_path: str) -> bool:  # pragma: no cover - Windows fallback
     return True
 
 
+def _parts(items: list[Item], max_bytes: int) -> Iterator[list[Item]]:
+    """Consecutive runs of items of at most ``max_bytes`` payload (or one item)."""
+    part: list[Item] = []
+    size = 0
+    for item in items:
+        if part and size + len(item[1]) > max_bytes:
+            yield part
+            part, size = [], 0
+        part.append(item)
+        size += len(item[1])
+    if part:
+        yield part
+
+
 class SpoolStore:
     """Own spool + adopted spools + a bounded memory fallback, replayed in order.
 
     Order of replay: adopted spools (older processes) first, then this
     process's spool, then the memory fallback. While the memory fallback holds
     anything, new events join it too, so that order survives a disk recovering.
+
+    This process's spool file is created on the first spill. The cap,
+    ``max_bytes``, counts the files on disk (database, WAL, index) of this
+    process's spool and of every spool it adopted. Each write is a
+    transaction of at most an eighth of the cap, followed by a checkpoint that
+    empties the WAL; then the oldest events are dropped, and their pages given
+    back, until the files fit the cap again. So the files exceed the cap only
+    during one write, by less than the cap (plus SQLite's fixed minimum of a
+    few pages and a 32 KiB index).
     """
 
     def __init__(
@@ -296,19 +487,11 @@ class SpoolStore:
         self._writable_at = 0.0  # monotonic time before which the disk is not retried
         self._next_adopt = 0.0
 
+    def sources(self) -> list[SpoolFile]:
+        """The spool files, in replay order."""
+        return [*self.adopted, *([self.own] if self.own else [])]
+
     # -- lifecycle -----------------------------------------------------------
-
-    def open(self) -> None:
-        self._open_own()
-        self.adopt_orphans()
-
-    def _open_own(self) -> None:
-        if self.directory is None or self.own is not None:
-            return
-        try:
-            self.own = SpoolFile.create(self.directory)
-        except (OSError, sqlite3.Error) as exc:
-            self._disk_failed(f"cannot create spool in {self.directory}: {exc}")
 
     def adopt_orphans(self) -> None:
         if self.directory is None:
@@ -318,18 +501,13 @@ class SpoolStore:
             names = sorted(os.listdir(self.directory))
         except OSError:
             return
-        mine = {s.stem for s in self.adopted}
-        if self.own is not None:
-            mine.add(self.own.stem)
+        mine = {s.stem for s in self.sources()}
         candidates = []
         for name in names:
-            if not name.endswith(LOCK_SUFFIX):
-                continue
             path = os.path.join(self.directory, name)
-            if path[: -len(LOCK_SUFFIX)] in mine:
-                continue
-            with contextlib.suppress(OSError):
-                candidates.append((os.stat(path).st_mtime, path))
+            if name.endswith(LOCK_SUFFIX) and path[: -len(LOCK_SUFFIX)] not in mine:
+                with contextlib.suppress(OSError):
+                    candidates.append((os.stat(path).st_mtime, path))
         for _, path in sorted(candidates):
             spool = SpoolFile.adopt(path)
             if spool is None:
@@ -338,23 +516,23 @@ class SpoolStore:
                 spool.close(remove_if_empty=True)
                 continue
             self.adopted.append(spool)
+        self._enforce_cap()
         self._update_gauges()
 
     def close(self) -> None:
         """Close every file; empty ones are removed, non-empty ones stay for replay."""
-        for spool in [*self.adopted, *([self.own] if self.own else [])]:
+        for spool in self.sources():
             spool.close(remove_if_empty=True)
         self.adopted = []
         self.own = None
         if self.memory:
-            self.metrics.dropped_in_worker += len(self.memory)
-            warn(f"{len(self.memory)} events lost at close: spool unavailable", key="memory-lost")
+            self.metrics.drop("close", len(self.memory))
             self.memory.clear()
             self.memory_bytes = 0
         self._update_gauges()
 
     def forget_after_fork(self) -> None:
-        for spool in [*self.adopted, *([self.own] if self.own else [])]:
+        for spool in self.sources():
             spool.forget_after_fork()
         self.adopted = []
         self.own = None
@@ -367,29 +545,50 @@ class SpoolStore:
         """Keep items for later delivery: on disk if possible, else in memory."""
         if not items:
             return
-        now = time.monotonic()
-        if self.memory and now >= self._writable_at:
+        if self.memory and time.monotonic() >= self._writable_at:
             self._memory_to_disk()
-        if not self.memory and self._disk_append(items):
-            self.metrics.spooled += len(items)
-            self._enforce_cap()
-            self._update_gauges()
-            return
-        self._memory_append(items)
+        if not self.memory:
+            items = self._disk_append(items)
+        if items:
+            self._memory_append(items)
         self._update_gauges()
 
-    def _disk_append(self, items: list[Item]) -> bool:
+    def _disk_append(self, items: list[Item]) -> list[Item]:
+        """Spool items; return those the disk refused, in order."""
         if self.directory is None or time.monotonic() < self._writable_at:
-            return False
-        self._open_own()
+            return items
         if self.own is None:
-            return False
+            try:
+                self.own = SpoolFile.create(self.directory)
+            except (OSError, sqlite3.Error) as exc:
+                self._disk_failed(f"cannot create spool in {self.directory}: {exc}")
+                return items
+        items = self._admit(items)
+        done = 0
         try:
-            self.own.append(items, time.time())
+            for part in _parts(items, max(1, self.max_bytes // 8)):
+                self._make_room(part)
+                self.own.append(part, time.time())
+                done += len(part)
+                self.metrics.add("spooled", len(part))
+                self._enforce_cap()
         except sqlite3.Error as exc:
             self._disk_failed(f"spool write failed ({exc}); buffering in memory")
-            return False
-        return True
+        return items[done:]
+
+    def _admit(self, items: list[Item]) -> list[Item]:
+        """Drop what the cap would drop at once: an event over a quarter of
+        the cap, and the oldest of a batch larger than half of it."""
+        keep: list[Item] = []
+        room = self.max_bytes // 2
+        for item in reversed(items):
+            size = len(item[1])
+            if size <= self.max_bytes // 4 and size <= room:
+                keep.append(item)
+                room -= size
+        self.metrics.drop("spool cap", len(items) - len(keep))
+        keep.reverse()
+        return keep
 
     def _disk_failed(self, message: str) -> None:
         self._writable_at = time.monotonic() + self.retry_interval
@@ -401,68 +600,121 @@ class SpoolStore:
             self._memory_seq += 1
             self.memory.append((self._memory_seq, eid, payload))
             self.memory_bytes += len(payload)
+        dropped = 0
         while self.memory_bytes > self.memory_max_bytes and self.memory:
             _, _, payload = self.memory.popleft()
             self.memory_bytes -= len(payload)
-            self.metrics.dropped_in_worker += 1
+            dropped += 1
+        self.metrics.drop("memory cap", dropped)
 
     def _memory_to_disk(self) -> None:
         items = [(eid, payload) for _, eid, payload in self.memory]
-        if self._disk_append(items):
-            self.metrics.spooled += len(items)
-            self.memory.clear()
-            self.memory_bytes = 0
-            self._enforce_cap()
+        self.memory.clear()
+        self.memory_bytes = 0
+        left = self._disk_append(items)
+        if left:
+            self._memory_append(left)
+
+    def _make_room(self, part: list[Item]) -> None:
+        """Before a write: drop the oldest events until the files, with
+        ``part`` written, should fit the cap. Pages freed in this process's
+        own file stay in it for the write to reuse, so the file does not
+        grow; other files give theirs back at once. (The WAL is not counted
+        here: the write empties it.)"""
+        assert self.own is not None
+        needed = sum(len(p) + _ROW_OVERHEAD for _, p in part) * self.own.fill_ratio()
+        for _ in range(16):
+            own = self.own
+            oldest = next((s for s in self.sources() if s.count > 0), None)
+            if own is None or oldest is None:
+                return
+            excess = sum(s.used_bytes() for s in self.sources()) + needed - self.max_bytes
+            if excess <= 0:
+                return
+            try:
+                dropped = oldest.drop_oldest(excess, vacuum=oldest is not own)
+            except sqlite3.Error as exc:
+                self._read_failed(oldest, exc)
+                return
+            self.metrics.drop("spool cap", dropped)
+            self._retire(oldest)
 
     def _enforce_cap(self) -> None:
-        excess = self.disk_bytes - self.max_bytes
-        if excess <= 0:
+        """After a write: if the estimate fell short, drop the oldest events
+        and give their pages back until the files fit the cap."""
+        if self.disk_bytes <= self.max_bytes:
             return
-        for spool in [*self.adopted, *([self.own] if self.own else [])]:
-            try:
-                dropped = spool.drop_oldest(excess)
-            except sqlite3.Error:
-                dropped = 0
-            self.metrics.dropped_in_worker += dropped
-            excess = self.disk_bytes - self.max_bytes
-            if excess <= 0:
+        for spool in self.sources():
+            if spool.free_pages():
+                spool.vacuum()
+        # Each round drops about the excess; page slack can make that short.
+        for _ in range(16):
+            if self.disk_bytes <= self.max_bytes:
                 break
+            oldest = next((s for s in self.sources() if s.count > 0), None)
+            if oldest is None:
+                break  # only SQLite's minimum is left: nothing more to drop
+            try:
+                self.metrics.drop("spool cap", oldest.drop_oldest(self.disk_bytes - self.max_bytes))
+            except sqlite3.Error as exc:
+                self._read_failed(oldest, exc)
+            self._retire(oldest)
 
     # -- reading -------------------------------------------------------------
 
     @property
     def disk_bytes(self) -> int:
-        return sum(s.bytes for s in self.adopted) + (self.own.bytes if self.own else 0)
+        return sum(s.disk_bytes() for s in self.sources())
 
     @property
     def backlog(self) -> int:
-        return (
-            sum(s.count for s in self.adopted)
-            + (self.own.count if self.own else 0)
-            + len(self.memory)
-        )
+        return sum(s.count for s in self.sources()) + len(self.memory)
 
-    def head(self, limit: int) -> tuple[object, list[Row]]:
+    def head(self, limit: int, max_bytes: int) -> tuple[object, list[Row]]:
         """The oldest waiting rows of the first non-empty source."""
-        for spool in [*self.adopted, *([self.own] if self.own else [])]:
+        for spool in self.sources():
             if spool.count > 0:
                 try:
-                    rows = spool.head(limit)
+                    rows = spool.head(limit, max_bytes)
                 except sqlite3.Error as exc:
-                    warn(f"spool read failed: {exc}", key=f"spool-read:{spool.path}")
+                    self._read_failed(spool, exc)
                     continue
                 if rows:
                     return spool, rows
-        rows = [Row(s, e, p) for s, e, p in list(self.memory)[:limit]]
+        rows = []
+        size = 0
+        for seq, eid, payload in self.memory:
+            if len(rows) >= limit or (rows and size + len(payload) > max_bytes):
+                break
+            rows.append(Row(seq, eid, payload))
+            size += len(payload)
         return self.memory, rows
+
+    def _read_failed(self, spool: SpoolFile, exc: sqlite3.Error) -> None:
+        if not is_damage(exc):
+            warn(f"spool read failed: {exc}", key=f"spool-read:{spool.path}")
+            return
+        with contextlib.suppress(sqlite3.Error):
+            spool.conn.close()
+        quarantine(spool.stem, exc)
+        with contextlib.suppress(OSError):
+            os.close(spool.lock_fd)
+        if spool is self.own:
+            self.own = None
+        else:
+            self.adopted.remove(spool)
+        self._update_gauges()
 
     def ack(self, source: object, rows: list[Row]) -> None:
         """Remove delivered (or permanently failed) rows from their source."""
         if isinstance(source, SpoolFile):
-            source.delete(rows)
-            if source.count <= 0 and source in self.adopted:
+            if source in self.sources():  # not quarantined meanwhile
+                source.delete(rows)
+                self._retire(source)
+            if source is self.own and source.count <= 0:
+                # Replayed to the end: the next spill makes a new file.
                 source.close(remove_if_empty=True)
-                self.adopted.remove(source)
+                self.own = None
         elif rows:
             done = {r.seq for r in rows}
             last = max(done)
@@ -476,25 +728,35 @@ class SpoolStore:
             self.memory.extendleft(reversed(keep))
         self._update_gauges()
 
+    def _retire(self, spool: SpoolFile) -> None:
+        """An adopted spool replayed (or dropped) to the end is removed."""
+        if spool.count <= 0 and spool in self.adopted:
+            spool.close(remove_if_empty=True)
+            self.adopted.remove(spool)
+
     def maintain(self) -> None:
         """Periodic housekeeping: retry the disk, adopt orphans, expire old rows."""
         now = time.monotonic()
         if self.memory and now >= self._writable_at:
             self._memory_to_disk()
-        for spool in [*self.adopted, *([self.own] if self.own else [])]:
+        for spool in self.sources():
             spool.flush_acked()
         if now >= self._next_adopt:
             self.adopt_orphans()
         if self.max_age is not None:
             cutoff = time.time() - self.max_age
-            for spool in [*self.adopted, *([self.own] if self.own else [])]:
-                self.metrics.dropped_in_worker += spool.expire(cutoff)
+            for spool in self.sources():
+                try:
+                    self.metrics.drop("max age", spool.expire(cutoff))
+                except sqlite3.Error as exc:
+                    self._read_failed(spool, exc)
+                self._retire(spool)
         self._update_gauges()
 
     def _update_gauges(self) -> None:
-        self.metrics.spool_bytes = self.disk_bytes
-        self.metrics.memory_bytes = self.memory_bytes
-        self.metrics.backlog = self.backlog
+        self.metrics.set_gauges(
+            spool_bytes=self.disk_bytes, backlog=self.backlog, memory_bytes=self.memory_bytes
+        )
 
     @property
     def status_path(self) -> str | None:
