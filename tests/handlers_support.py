@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import socket
 import ssl
 import threading
@@ -28,6 +29,24 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+_DROP_LINE = re.compile(
+    r"^django-reqlog: .+ -> \S+: (\d+) events dropped since "
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((.+)\)$",
+    re.MULTILINE,
+)
+
+
+def reported_drops(stderr: str) -> dict[str, int]:
+    """The drops the shippers reported on ``stderr``, added up by reason."""
+    totals: dict[str, int] = {}
+    for total, reasons in _DROP_LINE.findall(stderr):
+        parts = [part.split(" ", 1) for part in reasons.split(", ")]
+        assert sum(int(count) for count, _ in parts) == int(total)
+        for count, reason in parts:
+            totals[reason] = totals.get(reason, 0) + int(count)
+    return totals
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

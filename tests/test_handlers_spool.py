@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -16,9 +17,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from django_reqlog import _stderr
 from django_reqlog.handlers import LogstashHandler
+from django_reqlog.handlers.spool import SpoolFile
 from django_reqlog.handlers.status import directory_status
-from tests.handlers_support import TCPReceiver, free_port, wait_for
+from tests.handlers_support import TCPReceiver, free_port, reported_drops, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {
@@ -50,15 +53,27 @@ def make_handler(tmp_path: Path) -> Iterator[Callable[..., LogstashHandler]]:
         handler.close()
 
 
-def test_spool_cap_drops_oldest_and_counts_them(make_handler: Any) -> None:
+@pytest.fixture
+def stderr_notes(capfd: pytest.CaptureFixture[str]) -> Callable[[], str]:
+    """What the package wrote on stderr since the test started."""
+    _stderr.reset()
+    capfd.readouterr()
+    return lambda: capfd.readouterr().err
+
+
+def test_spool_cap_drops_oldest_and_counts_them(
+    make_handler: Any, stderr_notes: Callable[[], str]
+) -> None:
     port = free_port()
-    handler = make_handler(port, spool_max_bytes=50_000)
+    # The cap counts the files on disk, and an empty spool already takes 48 KiB.
+    cap = 120_000
+    handler = make_handler(port, spool_max_bytes=cap)
     filler = "f" * 400
     for i in range(500):
         handler.handle(record(f"{i} {filler}"))
     assert wait_for(lambda: handler.metrics.spooled + handler.metrics.dropped >= 500)
     assert wait_for(lambda: handler.metrics.dropped > 0)
-    assert handler.metrics.spool_bytes <= 50_000
+    assert handler.metrics.spool_bytes <= cap
     receiver = TCPReceiver(port).start()
     assert wait_for(lambda: handler.metrics.backlog == 0 and handler.metrics.sent > 0)
     assert handler.wait_idle(30)
@@ -67,16 +82,23 @@ def test_spool_cap_drops_oldest_and_counts_them(make_handler: Any) -> None:
     assert numbers == sorted(numbers)
     assert numbers[-1] == 499
     assert len(numbers) + handler.metrics.dropped == 500
+    handler.close()
+    # ...and reported on stderr, with why.
+    assert reported_drops(stderr_notes()) == {"spool cap": handler.metrics.dropped}
     receiver.stop()
 
 
-def test_spool_max_age_expires_old_events(make_handler: Any) -> None:
+def test_spool_max_age_expires_old_events(
+    make_handler: Any, stderr_notes: Callable[[], str]
+) -> None:
     handler = make_handler(free_port(), spool_max_age=0.01)
     for i in range(20):
         handler.handle(record(f"old {i}"))
     # Expiry runs with the worker's housekeeping (every few seconds).
     assert wait_for(lambda: handler.metrics.dropped == 20, timeout=30)
     assert handler.metrics.backlog == 0
+    handler.close()
+    assert reported_drops(stderr_notes()) == {"max age": 20}
 
 
 CHILD = """
@@ -127,7 +149,7 @@ def test_killed_process_spool_is_replayed_by_the_next_one(tmp_path: Path) -> Non
     assert entry["pid"] == first.pid
     assert entry["alive"] is False
     assert entry["backlog"] == 400
-    out = __import__("io").StringIO()
+    out = io.StringIO()
     call_command("reqlog_status", "--json", "--spool-dir", spool_dir, stdout=out)
     (listed,) = [e for e in json.loads(out.getvalue()) if e["spool_dir"] == spool_dir]
     assert listed["processes"][0]["backlog"] == 400
@@ -140,6 +162,62 @@ def test_killed_process_spool_is_replayed_by_the_next_one(tmp_path: Path) -> Non
     assert [e["message"] for e in receiver.events()] == [f"event {i}" for i in range(400)]
     assert int(stdout.strip()) == 400
     assert directory_status(spool_dir) == []  # replayed spool files are removed
+    receiver.stop()
+
+
+def plant_dead_spool(spool_dir: Path, kind: str) -> tuple[Path, int]:
+    """A spool file left by a dead process that cannot be read: its stem and size."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    if kind == "garbage":
+        stem = spool_dir / "4242-0badf00d"
+        stem.with_suffix(".spool").write_bytes(b"not a database at all " * 500)
+    else:  # a real spool, cut short (a disk that lost its tail)
+        orphan = SpoolFile.create(str(spool_dir))
+        orphan.append([(f"id-{i}", b"x" * 3000) for i in range(40)], 0.0)
+        orphan.conn.close()
+        os.close(orphan.lock_fd)
+        stem = Path(orphan.stem)
+        with open(orphan.path, "r+b") as fh:
+            fh.truncate(os.path.getsize(orphan.path) // 2)
+    stem.with_suffix(".lock").touch()  # nobody holds its lock: the owner is gone
+    return stem, os.path.getsize(stem.with_suffix(".spool"))
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated"])
+def test_a_damaged_spool_is_moved_aside_reported_once_and_listed(
+    make_handler: Any, tmp_path: Path, stderr_notes: Callable[[], str], kind: str
+) -> None:
+    spool_dir = tmp_path / "spool"
+    stem, size = plant_dead_spool(spool_dir, kind)
+    receiver = TCPReceiver().start()
+    handler = make_handler(receiver.port)
+    handler.handle(record("after"))
+    assert handler.wait_idle(30)
+    assert wait_for(lambda: len(receiver.lines) == 1)
+    assert sorted(p.name for p in spool_dir.iterdir()) == [f"{stem.name}.damaged"]
+    notes = stderr_notes()
+    assert notes.count("cannot be read") == 1
+    assert f"moved aside to {stem}.damaged ({size} bytes)" in notes
+    # Looked at again (another process starting), it is not reported again.
+    again = make_handler(receiver.port)
+    assert again.wait_idle(30)
+    assert "cannot be read" not in stderr_notes()
+    out = io.StringIO()
+    call_command("reqlog_status", "--json", "--spool-dir", str(spool_dir), stdout=out)
+    listed = [e for e in json.loads(out.getvalue()) if e["spool_dir"] == str(spool_dir)]
+    assert listed  # once per live handler of that directory: both of this test's
+    for entry in listed:
+        assert entry["processes"] == [
+            {
+                "file": f"{stem}.damaged",
+                "pid": int(stem.name.split("-")[0]),
+                "damaged": True,
+                "bytes": size,
+            }
+        ]
+    out = io.StringIO()
+    call_command("reqlog_status", "--spool-dir", str(spool_dir), stdout=out)
+    assert f"{stem}.damaged (damaged, moved aside, not replayed): {size} bytes" in out.getvalue()
     receiver.stop()
 
 
@@ -183,7 +261,7 @@ def test_full_disk_falls_back_to_memory_then_resumes(make_handler: Any, tmpfs: P
 
 
 def test_read_only_spool_dir_falls_back_to_memory_then_resumes(
-    make_handler: Any, tmpfs: Path
+    make_handler: Any, tmpfs: Path, stderr_notes: Callable[[], str]
 ) -> None:
     (tmpfs / "spool").mkdir()
     remount(tmpfs, "ro")
@@ -204,6 +282,8 @@ def test_read_only_spool_dir_falls_back_to_memory_then_resumes(
     assert wait_for(lambda: len(receiver.lines) >= kept)
     numbers = [int(e["message"].split()[0]) for e in receiver.events()]
     assert numbers == list(range(100 - kept, 100))
+    handler.close()
+    assert reported_drops(stderr_notes()) == {"memory cap": 100 - kept}
     receiver.stop()
 
 
