@@ -154,6 +154,7 @@ class ShipperHandler(logging.Handler):
         ShipperHandler._counter += 1
         self._serial = ShipperHandler._counter
         self._closed = False
+        self._start_lock = threading.Lock()
         self._init_state()
         _live.add(self)
 
@@ -167,7 +168,6 @@ class ShipperHandler(logging.Handler):
         # threads whose own records are never shipped.
         self._pid: int | None = None
         self._own_threads: tuple[int | None, ...] = ()
-        self._start_lock = threading.Lock()
 
     def set_name(self, name: str) -> None:
         # dictConfig names a handler after constructing it; keep the worker's
@@ -247,7 +247,7 @@ class ShipperHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Queue the record; never blocks, never raises, never does I/O."""
         try:
-            if self._pid != os.getpid() and not self._start():
+            if self._closed or (self._pid != os.getpid() and not self._start()):
                 self.metrics.drop("close")
                 return
             if threading.get_ident() in self._own_threads:
@@ -297,7 +297,7 @@ class ShipperHandler(logging.Handler):
         only shippers would see the record and nothing would change it (no
         filters, the standard record factory). Never blocks, never raises."""
         try:
-            if self._pid != os.getpid() and not self._start():
+            if self._closed or (self._pid != os.getpid() and not self._start()):
                 self.metrics.drop("close")
                 return
             self._put(event)
