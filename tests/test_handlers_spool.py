@@ -77,6 +77,7 @@ def test_spool_cap_drops_oldest_and_counts_them(
     receiver = TCPReceiver(port).start()
     assert wait_for(lambda: handler.metrics.backlog == 0 and handler.metrics.sent > 0)
     assert handler.wait_idle(30)
+    assert wait_for(lambda: len(receiver.lines) >= handler.metrics.sent)  # sent != read yet
     numbers = [int(e["message"].split()[0]) for e in receiver.events()]
     # The newest events survive, in order, and every lost one is counted.
     assert numbers == sorted(numbers)

@@ -29,7 +29,8 @@ from django_reqlog.request_id import get_request_id
 from .bounded_queue import BoundedQueue
 from .metrics import ShipperMetrics
 from .queue_worker import WAKE, FlushRequest, Worker, WorkerOptions
-from .spool import SpoolStore, _inherited
+from .spool import SpoolStore
+from .spool_file import _inherited
 from .transport import Transport
 
 MiB = 1024 * 1024
@@ -330,8 +331,9 @@ class ShipperHandler(logging.Handler):
 
     def close(self) -> None:
         """Stop the worker: send what it can within ``close_timeout``, spool the rest."""
-        worker = self._running_worker()
-        self._closed = True
+        with self._start_lock:  # not while a first event starts the worker
+            worker = self._running_worker()
+            self._closed = True
         if worker is not None:
             worker.stop()
             self._queue.wake(WAKE)

@@ -13,7 +13,7 @@ import os
 import sqlite3
 from typing import Any
 
-from .spool import DAMAGED_SUFFIX, LOCK_SUFFIX, SPOOL_SUFFIX, STATUS_SUFFIX, _try_lock
+from .spool_file import DAMAGED_SUFFIX, LOCK_SUFFIX, SPOOL_SUFFIX, STATUS_SUFFIX, _try_lock
 
 
 def _owner_alive(lock_path: str) -> bool:
