@@ -11,7 +11,6 @@ import os
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Iterator
 
 from django_reqlog._stderr import warn
 
@@ -23,6 +22,7 @@ from .spool_file import (
     Item,
     Row,
     SpoolFile,
+    chunks,
     is_damage,
     quarantine,
 )
@@ -30,18 +30,8 @@ from .spool_file import (
 __all__ = ["Item", "Row", "SpoolFile", "SpoolStore"]
 
 
-def _parts(items: list[Item], max_bytes: int) -> Iterator[list[Item]]:
-    """Consecutive runs of items of at most ``max_bytes`` payload (or one item)."""
-    part: list[Item] = []
-    size = 0
-    for item in items:
-        if part and size + len(item[1]) > max_bytes:
-            yield part
-            part, size = [], 0
-        part.append(item)
-        size += len(item[1])
-    if part:
-        yield part
+def _payload_size(item: Item) -> int:
+    return len(item[1])
 
 
 class SpoolStore:
@@ -165,7 +155,7 @@ class SpoolStore:
         items = self._admit(items)
         done = 0
         try:
-            for part in _parts(items, max(1, self.max_bytes // 8)):
+            for part in chunks(items, _payload_size, self.max_bytes // 8, len(items)):
                 self._make_room(part)
                 self.own.append(part, time.time())
                 done += len(part)

@@ -20,8 +20,9 @@ import contextlib
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django_reqlog._stderr import warn
 
@@ -32,6 +33,7 @@ except ImportError:  # pragma: no cover - Windows
 
 #: A formatted event waiting for delivery: (event id, JSON payload without newline).
 Item = tuple[str, bytes]
+T = TypeVar("T")
 
 SPOOL_SUFFIX = ".spool"
 LOCK_SUFFIX = ".lock"
@@ -90,22 +92,27 @@ def is_damage(exc: sqlite3.Error) -> bool:
     return "malformed" in text or "not a database" in text
 
 
+def _row_size(row: tuple[float, str, bytes]) -> int:
+    return len(row[2])
+
+
 def _insert_statement(rows: int) -> str:
     return "INSERT INTO spool (ts, event_id, payload) VALUES " + ",".join(["(?, ?, ?)"] * rows)
 
 
-def _statements(rows: list[tuple[float, str, bytes]]) -> Iterator[list[tuple[float, str, bytes]]]:
-    """Consecutive runs of rows, each small enough for one INSERT."""
-    chunk: list[tuple[float, str, bytes]] = []
-    size = 0
-    for row in rows:
-        if chunk and (len(chunk) >= _ROWS_PER_INSERT or size + len(row[2]) > _BYTES_PER_INSERT):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(row)
-        size += len(row[2])
-    if chunk:
-        yield chunk
+def chunks(
+    items: list[T], size: Callable[[T], int], max_bytes: int, max_count: int
+) -> Iterator[list[T]]:
+    """Consecutive runs of ``items``, each of at most ``max_count`` items and
+    ``max_bytes`` by ``size`` (a single larger item makes a run of its own)."""
+    start = total = 0
+    for end, item in enumerate(items):
+        if end > start and (end - start >= max_count or total + size(item) > max_bytes):
+            yield items[start:end]
+            start, total = end, 0
+        total += size(item)
+    if start < len(items):
+        yield items[start:]
 
 
 class SpoolFile:
@@ -207,7 +214,7 @@ class SpoolFile:
             # and getting it back from busy request threads can take up to a
             # switch interval (5 ms), so one INSERT per row made spooling
             # thousands of events take seconds in a busy process.
-            for chunk in _statements(rows):
+            for chunk in chunks(rows, _row_size, _BYTES_PER_INSERT, _ROWS_PER_INSERT):
                 self.conn.execute(_insert_statement(len(chunk)), [v for row in chunk for v in row])
         self.count += len(rows)
         self.bytes += sum(len(p) for _, _, p in rows)
