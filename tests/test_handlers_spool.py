@@ -19,7 +19,8 @@ from django.core.management import call_command
 
 from django_reqlog import _stderr
 from django_reqlog.handlers import LogstashHandler
-from django_reqlog.handlers.spool import SpoolFile
+from django_reqlog.handlers.metrics import ShipperMetrics
+from django_reqlog.handlers.spool import SpoolFile, SpoolStore
 from django_reqlog.handlers.status import directory_status
 from tests.handlers_support import TCPReceiver, free_port, reported_drops, wait_for
 
@@ -87,6 +88,30 @@ def test_spool_cap_drops_oldest_and_counts_them(
     # ...and reported on stderr, with why.
     assert reported_drops(stderr_notes()) == {"spool cap": handler.metrics.dropped}
     receiver.stop()
+
+
+def test_the_cap_never_drops_events_on_the_wire(tmp_path: Path) -> None:
+    """Rows read for a replay are being delivered: a write that needs room
+    drops the next oldest instead, so no event is both sent and counted lost."""
+    metrics = ShipperMetrics()
+    store = SpoolStore(
+        str(tmp_path / "spool"), metrics, max_bytes=200_000, max_age=None, memory_bytes=0
+    )
+    payload = b"p" * 2_000
+    store.store([(f"old-{i}", payload) for i in range(40)])
+    source, rows = store.head(10, 1 << 20)  # the ten oldest, now on the wire
+    store.store([(f"new-{i}", payload) for i in range(150)])  # far past the cap
+    assert metrics.dropped > 0
+    assert store.disk_bytes <= 200_000
+    store.ack(source, rows)  # all ten delivered
+    left, rest = store.head(1_000, 1 << 20)
+    remaining = [r.event_id for r in rest]
+    assert [r.event_id for r in rows] == [f"old-{i}" for i in range(10)]
+    assert not {r.event_id for r in rows} & set(remaining)
+    assert len(rows) + len(remaining) + metrics.dropped == 190
+    assert remaining[-1] == "new-149"  # the newest survive
+    store.ack(left, [])
+    store.close()
 
 
 def test_spool_max_age_expires_old_events(

@@ -11,6 +11,7 @@ import os
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 
 from django_reqlog._stderr import warn
 
@@ -212,21 +213,10 @@ class SpoolStore:
         here: the write empties it.)"""
         assert self.own is not None
         needed = sum(len(p) + ROW_OVERHEAD for _, p in part) * self.own.fill_ratio()
-        for _ in range(16):
-            own = self.own
-            oldest = next((s for s in self.sources() if s.count > 0), None)
-            if own is None or oldest is None:
-                return
-            excess = sum(s.used_bytes() for s in self.sources()) + needed - self.max_bytes
-            if excess <= 0:
-                return
-            try:
-                dropped = oldest.drop_oldest(excess, vacuum=oldest is not own)
-            except sqlite3.Error as exc:
-                self._read_failed(oldest, exc)
-                return
-            self.metrics.drop("spool cap", dropped)
-            self._retire(oldest)
+        self._drop_oldest(
+            lambda: sum(s.used_bytes() for s in self.sources()) + needed - self.max_bytes,
+            keep_pages=self.own,
+        )
 
     def _enforce_cap(self) -> None:
         """After a write: if the estimate fell short, drop the oldest events
@@ -236,18 +226,29 @@ class SpoolStore:
         for spool in self.sources():
             if spool.free_pages():
                 spool.vacuum()
-        # Each round drops about the excess; page slack can make that short.
-        for _ in range(16):
-            if self.disk_bytes <= self.max_bytes:
-                break
-            oldest = next((s for s in self.sources() if s.count > 0), None)
-            if oldest is None:
-                break  # only SQLite's minimum is left: nothing more to drop
-            try:
-                self.metrics.drop("spool cap", oldest.drop_oldest(self.disk_bytes - self.max_bytes))
-            except sqlite3.Error as exc:
-                self._read_failed(oldest, exc)
-            self._retire(oldest)
+        self._drop_oldest(lambda: self.disk_bytes - self.max_bytes)
+
+    def _drop_oldest(
+        self, excess: Callable[[], float], keep_pages: SpoolFile | None = None
+    ) -> None:
+        """Drop events, oldest first, while ``excess()`` is above zero. Events
+        on the wire are left alone; if only they are left, nothing is dropped.
+        ``keep_pages`` keeps the pages it frees, for the next write."""
+        for spool in self.sources():
+            # Each round drops about the excess; page slack can make that short.
+            for _ in range(16):
+                over = excess()
+                if over <= 0:
+                    return
+                try:
+                    dropped = spool.drop_oldest(over, vacuum=spool is not keep_pages)
+                except sqlite3.Error as exc:
+                    self._read_failed(spool, exc)
+                    break
+                self.metrics.drop("spool cap", dropped)
+                if not dropped:
+                    break
+            self._retire(spool)
 
     # -- reading -------------------------------------------------------------
 
@@ -260,7 +261,11 @@ class SpoolStore:
         return sum(s.count for s in self.sources()) + len(self.memory)
 
     def head(self, limit: int, max_bytes: int) -> tuple[object, list[Row]]:
-        """The oldest waiting rows of the first non-empty source."""
+        """The oldest waiting rows of the first non-empty source, to be sent.
+
+        Until ``ack()`` they are on the wire: neither the cap nor the age
+        drops them (it drops the next oldest instead).
+        """
         for spool in self.sources():
             if spool.count > 0:
                 try:
@@ -269,6 +274,7 @@ class SpoolStore:
                     self._read_failed(spool, exc)
                     continue
                 if rows:
+                    spool.busy_through = rows[-1].seq
                     return spool, rows
         rows = []
         size = 0
@@ -295,8 +301,10 @@ class SpoolStore:
         self._update_gauges()
 
     def ack(self, source: object, rows: list[Row]) -> None:
-        """Remove delivered (or permanently failed) rows from their source."""
+        """Remove delivered (or permanently failed) rows from their source;
+        the rest of what ``head()`` handed out is back in line."""
         if isinstance(source, SpoolFile):
+            source.busy_through = 0
             if source in self.sources():  # not quarantined meanwhile
                 source.delete(rows)
                 self._retire(source)

@@ -135,9 +135,9 @@ class SpoolFile:
         # Rows delivered whose DELETE failed (disk full), with their sizes:
         # skipped on read so they are not sent twice, deleted again later.
         self.acked: dict[int, int] = {}
-        # Every row up to this seq is gone (dropped by the cap or by age),
-        # maybe while it was being delivered: its ack must not count it again.
-        self.gone_through = 0
+        # Rows up to this seq are on the wire: the cap and the age leave them
+        # alone, so an event is never both delivered and counted as dropped.
+        self.busy_through = 0
 
     def _setup(self) -> None:
         # auto_vacuum must be chosen before the first table exists; it lets
@@ -302,7 +302,7 @@ class SpoolFile:
     def delete(self, rows: list[Row]) -> None:
         """Forget delivered rows; if the disk refuses, remember them as acked."""
         for row in rows:
-            if row.seq not in self.acked and row.seq > self.gone_through:
+            if row.seq not in self.acked:
                 self.acked[row.seq] = len(row.payload)
                 self.count -= 1
                 self.bytes -= len(row.payload)
@@ -335,7 +335,10 @@ class SpoolFile:
         freed = 0
         last = None
         # LENGTH() of a blob reads its size, not its pages.
-        cursor = self.conn.execute("SELECT seq, LENGTH(payload) FROM spool ORDER BY seq")
+        cursor = self.conn.execute(
+            "SELECT seq, LENGTH(payload) FROM spool WHERE seq > ? ORDER BY seq",
+            (self.busy_through,),
+        )
         for seq, size in cursor:
             last = int(seq)
             if seq not in self.acked:
@@ -343,31 +346,34 @@ class SpoolFile:
             if freed >= wanted:
                 break
         cursor.close()
-        return 0 if last is None else self._delete_through(last, vacuum=vacuum)
+        return 0 if last is None else self._delete_oldest(last, vacuum=vacuum)
 
     def expire(self, cutoff: float) -> int:
         """Delete rows spooled before ``cutoff`` (wall-clock seconds); return how many."""
         last = None
-        cursor = self.conn.execute("SELECT seq, ts FROM spool ORDER BY seq")
+        cursor = self.conn.execute(
+            "SELECT seq, ts FROM spool WHERE seq > ? ORDER BY seq", (self.busy_through,)
+        )
         for seq, ts in cursor:  # oldest first: only the expired ones and one more are read
             if ts >= cutoff:
                 break
             last = int(seq)
         cursor.close()
-        return 0 if last is None else self._delete_through(last)
+        return 0 if last is None else self._delete_oldest(last)
 
-    def _delete_through(self, last: int, *, vacuum: bool = True) -> int:
-        """Delete every row up to ``last`` (a prefix: oldest first); return rows removed."""
+    def _delete_oldest(self, last: int, *, vacuum: bool = True) -> int:
+        """Delete the rows up to ``last`` that are not on the wire; return how many."""
+        span = (self.busy_through, last)
         with self._transaction():
             count, size = self.conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM spool WHERE seq <= ?",
-                (last,),
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM spool "
+                "WHERE seq > ? AND seq <= ?",
+                span,
             ).fetchone()
-            self.conn.execute("DELETE FROM spool WHERE seq <= ?", (last,))
-        gone = [seq for seq in self.acked if seq <= last]
+            self.conn.execute("DELETE FROM spool WHERE seq > ? AND seq <= ?", span)
+        gone = [seq for seq in self.acked if span[0] < seq <= last]
         count -= len(gone)  # already subtracted when they were acked
         size -= sum(self.acked.pop(seq) for seq in gone)
-        self.gone_through = max(self.gone_through, last)
         self.count -= int(count)
         self.bytes -= int(size)
         if vacuum:
