@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,45 @@ def test_spool_max_age_expires_old_events(
     assert handler.metrics.backlog == 0
     handler.close()
     assert reported_drops(stderr_notes()) == {"max age": 20}
+
+
+def test_events_still_in_memory_at_close_are_reported_as_dropped(
+    make_handler: Any, stderr_notes: Callable[[], str]
+) -> None:
+    handler = make_handler(free_port(), spool=False, close_timeout=0.2)  # memory only
+    for i in range(20):
+        handler.handle(record(f"kept in memory {i}"))
+    assert wait_for(lambda: handler.metrics.memory_bytes > 0 and handler.metrics.backlog == 20)
+    handler.close()
+    assert handler.metrics.dropped == 20
+    assert reported_drops(stderr_notes()) == {"close": 20}
+
+
+def test_a_handler_starts_nothing_until_its_first_event(tmp_path: Path) -> None:
+    """dictConfig builds handlers in every process (manage.py commands too):
+    no thread and no file until an event arrives, and no spool file while the
+    sink takes everything."""
+    spool_dir = tmp_path / "spool"
+    receiver = TCPReceiver().start()
+    before = set(threading.enumerate())
+    handler = LogstashHandler(
+        "127.0.0.1", receiver.port, spool_dir=str(spool_dir), metrics_interval=None
+    )
+    try:
+        assert set(threading.enumerate()) == before
+        assert not spool_dir.exists()
+        handler.flush()  # what logging.shutdown() does at exit: still nothing
+        assert set(threading.enumerate()) == before
+        handler.handle(record("first"))
+        assert wait_for(lambda: len(receiver.lines) == 1)
+        started = {t.name for t in set(threading.enumerate()) - before}
+        mine = {n for n in started if n.startswith("reqlog-")}
+        assert mine == {f"reqlog-shipper-{handler.spool_key}", f"reqlog-sender-{handler.spool_key}"}
+        assert handler.wait_idle(30)
+        assert not spool_dir.exists() or not any(spool_dir.iterdir())
+    finally:
+        handler.close()
+        receiver.stop()
 
 
 CHILD = """
