@@ -91,9 +91,13 @@ def test_spool_cap_drops_oldest_and_counts_them(
     receiver.stop()
 
 
-def test_the_cap_never_drops_events_on_the_wire(tmp_path: Path) -> None:
-    """Rows read for a replay are being delivered: a write that needs room
-    drops the next oldest instead, so no event is both sent and counted lost."""
+@pytest.mark.parametrize("delivered", [True, False])
+def test_events_on_the_wire_count_as_dropped_only_if_not_delivered(
+    tmp_path: Path, delivered: bool
+) -> None:
+    """Rows read for a replay are the oldest: a write past the cap drops them
+    meanwhile. Delivered after all, they are sent, not dropped; not
+    delivered, they are dropped. Never both, never neither."""
     metrics = ShipperMetrics()
     store = SpoolStore(
         str(tmp_path / "spool"), metrics, max_bytes=200_000, max_age=None, memory_bytes=0
@@ -101,17 +105,17 @@ def test_the_cap_never_drops_events_on_the_wire(tmp_path: Path) -> None:
     payload = b"p" * 2_000
     store.store([(f"old-{i}", payload) for i in range(40)])
     source, rows = store.head(10, 1 << 20)  # the ten oldest, now on the wire
+    assert [r.event_id for r in rows] == [f"old-{i}" for i in range(10)]
     store.store([(f"new-{i}", payload) for i in range(150)])  # far past the cap
-    assert metrics.dropped > 0
     assert store.disk_bytes <= 200_000
-    store.ack(source, rows)  # all ten delivered
+    store.ack(source, rows if delivered else [], [] if delivered else rows)
     left, rest = store.head(1_000, 1 << 20)
     remaining = [r.event_id for r in rest]
-    assert [r.event_id for r in rows] == [f"old-{i}" for i in range(10)]
-    assert not {r.event_id for r in rows} & set(remaining)
-    assert len(rows) + len(remaining) + metrics.dropped == 190
     assert remaining[-1] == "new-149"  # the newest survive
-    store.ack(left, [])
+    assert not {r.event_id for r in rows} & set(remaining)  # the cap took the oldest
+    sent = len(rows) if delivered else 0
+    assert sent + len(remaining) + metrics.dropped == 190
+    store.ack(left, [], rest)
     store.close()
 
 

@@ -378,7 +378,8 @@ class Worker:
             self.store.store([job.items[i] for i in result.retry])
         else:
             retry = set(result.retry)
-            self.store.ack(job.source, [r for i, r in enumerate(job.rows) if i not in retry])
+            sent = [r for i, r in enumerate(job.rows) if i not in retry]
+            self.store.ack(job.source, sent, [job.rows[i] for i in result.retry])
 
     def _outcome(self, job: _SendJob) -> SendResult:
         """Count the send's result and set the next retry time."""

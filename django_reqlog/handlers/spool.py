@@ -74,6 +74,9 @@ class SpoolStore:
         self.memory: deque[tuple[int, str, bytes]] = deque()
         self.memory_bytes = 0
         self._memory_seq = 0
+        # As SpoolFile's busy_through and gone_through, for the memory fallback.
+        self._memory_busy_through = 0
+        self._memory_gone_through = 0
         self._writable_at = 0.0  # monotonic time before which the disk is not retried
         self._next_adopt = 0.0
 
@@ -192,9 +195,11 @@ class SpoolStore:
             self.memory_bytes += len(payload)
         dropped = 0
         while self.memory_bytes > self.memory_max_bytes and self.memory:
-            _, _, payload = self.memory.popleft()
+            seq, _, payload = self.memory.popleft()
             self.memory_bytes -= len(payload)
-            dropped += 1
+            self._memory_gone_through = seq
+            # On the wire: counted as dropped only if the send fails (ack()).
+            dropped += seq > self._memory_busy_through
         self.metrics.drop("memory cap", dropped)
 
     def _memory_to_disk(self) -> None:
@@ -231,8 +236,7 @@ class SpoolStore:
     def _drop_oldest(
         self, excess: Callable[[], float], keep_pages: SpoolFile | None = None
     ) -> None:
-        """Drop events, oldest first, while ``excess()`` is above zero. Events
-        on the wire are left alone; if only they are left, nothing is dropped.
+        """Drop events, oldest first, while ``excess()`` is above zero.
         ``keep_pages`` keeps the pages it frees, for the next write."""
         for spool in self.sources():
             # Each round drops about the excess; page slack can make that short.
@@ -241,12 +245,12 @@ class SpoolStore:
                 if over <= 0:
                     return
                 try:
-                    dropped = spool.drop_oldest(over, vacuum=spool is not keep_pages)
+                    removed, dropped = spool.drop_oldest(over, vacuum=spool is not keep_pages)
                 except sqlite3.Error as exc:
                     self._read_failed(spool, exc)
                     break
                 self.metrics.drop("spool cap", dropped)
-                if not dropped:
+                if not removed:
                     break
             self._retire(spool)
 
@@ -263,8 +267,9 @@ class SpoolStore:
     def head(self, limit: int, max_bytes: int) -> tuple[object, list[Row]]:
         """The oldest waiting rows of the first non-empty source, to be sent.
 
-        Until ``ack()`` they are on the wire: neither the cap nor the age
-        drops them (it drops the next oldest instead).
+        Until ``ack()`` they are on the wire. The cap may still drop them
+        (they are the oldest), but they count as dropped only if the send
+        does not deliver them; the age waits for the send.
         """
         for spool in self.sources():
             if spool.count > 0:
@@ -283,6 +288,8 @@ class SpoolStore:
                 break
             rows.append(Row(seq, eid, payload))
             size += len(payload)
+        if rows:
+            self._memory_busy_through = rows[-1].seq
         return self.memory, rows
 
     def _read_failed(self, spool: SpoolFile, exc: sqlite3.Error) -> None:
@@ -300,19 +307,24 @@ class SpoolStore:
             self.adopted.remove(spool)
         self._update_gauges()
 
-    def ack(self, source: object, rows: list[Row]) -> None:
-        """Remove delivered (or permanently failed) rows from their source;
-        the rest of what ``head()`` handed out is back in line."""
+    def ack(self, source: object, rows: list[Row], unsent: list[Row]) -> None:
+        """Remove delivered (or permanently failed) ``rows`` from their
+        source; ``unsent``, the rest of what ``head()`` handed out, is back in
+        line, or counted as dropped if the cap dropped it meanwhile."""
         if isinstance(source, SpoolFile):
             source.busy_through = 0
             if source in self.sources():  # not quarantined meanwhile
+                self.metrics.drop("spool cap", source.lost(unsent))
                 source.delete(rows)
                 self._retire(source)
             if source is self.own and source.count <= 0:
                 # Replayed to the end: the next spill makes a new file.
                 source.close(remove_if_empty=True)
                 self.own = None
-        elif rows:
+        else:
+            self._memory_busy_through = 0
+            self.metrics.drop("memory cap", sum(r.seq <= self._memory_gone_through for r in unsent))
+        if source is self.memory and rows:
             done = {r.seq for r in rows}
             last = max(done)
             keep = []

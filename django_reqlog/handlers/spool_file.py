@@ -135,9 +135,11 @@ class SpoolFile:
         # Rows delivered whose DELETE failed (disk full), with their sizes:
         # skipped on read so they are not sent twice, deleted again later.
         self.acked: dict[int, int] = {}
-        # Rows up to this seq are on the wire: the cap and the age leave them
-        # alone, so an event is never both delivered and counted as dropped.
+        # Rows up to ``busy_through`` are on the wire; rows up to
+        # ``gone_through`` were dropped by the cap. A row that was both counts
+        # as dropped only if the send does not deliver it (``lost``).
         self.busy_through = 0
+        self.gone_through = 0
 
     def _setup(self) -> None:
         # auto_vacuum must be chosen before the first table exists; it lets
@@ -302,7 +304,7 @@ class SpoolFile:
     def delete(self, rows: list[Row]) -> None:
         """Forget delivered rows; if the disk refuses, remember them as acked."""
         for row in rows:
-            if row.seq not in self.acked:
+            if row.seq not in self.acked and row.seq > self.gone_through:
                 self.acked[row.seq] = len(row.payload)
                 self.count -= 1
                 self.bytes -= len(row.payload)
@@ -326,19 +328,19 @@ class SpoolFile:
         else:
             self.checkpoint()
 
-    def drop_oldest(self, disk_bytes: float, *, vacuum: bool = True) -> int:
-        """Delete the oldest rows to free about ``disk_bytes`` on disk; return rows dropped.
+    def drop_oldest(self, disk_bytes: float, *, vacuum: bool = True) -> tuple[int, int]:
+        """Delete the oldest rows to free about ``disk_bytes`` on disk; return
+        how many, and how many of them count as dropped now.
 
-        Without ``vacuum`` the freed pages stay in the file, for the next write.
+        Rows on the wire are deleted too, but count as dropped only if the
+        send does not deliver them (``lost``). Without ``vacuum`` the freed
+        pages stay in the file, for the next write.
         """
         wanted = disk_bytes / self.fill_ratio()
         freed = 0
         last = None
         # LENGTH() of a blob reads its size, not its pages.
-        cursor = self.conn.execute(
-            "SELECT seq, LENGTH(payload) FROM spool WHERE seq > ? ORDER BY seq",
-            (self.busy_through,),
-        )
+        cursor = self.conn.execute("SELECT seq, LENGTH(payload) FROM spool ORDER BY seq")
         for seq, size in cursor:
             last = int(seq)
             if seq not in self.acked:
@@ -346,39 +348,55 @@ class SpoolFile:
             if freed >= wanted:
                 break
         cursor.close()
-        return 0 if last is None else self._delete_oldest(last, vacuum=vacuum)
+        if last is None:
+            return 0, 0
+        removed, on_the_wire = self._delete_through(last, vacuum=vacuum)
+        return removed, removed - on_the_wire
+
+    def lost(self, unsent: list[Row]) -> int:
+        """How many of a send's undelivered rows the cap dropped meanwhile."""
+        return sum(1 for row in unsent if row.seq <= self.gone_through)
 
     def expire(self, cutoff: float) -> int:
-        """Delete rows spooled before ``cutoff`` (wall-clock seconds); return how many."""
+        """Delete rows spooled before ``cutoff`` (wall-clock seconds); return how many.
+
+        Not while a send is on the wire: the next housekeeping will do.
+        """
+        if self.busy_through:
+            return 0
         last = None
-        cursor = self.conn.execute(
-            "SELECT seq, ts FROM spool WHERE seq > ? ORDER BY seq", (self.busy_through,)
-        )
+        cursor = self.conn.execute("SELECT seq, ts FROM spool ORDER BY seq")
         for seq, ts in cursor:  # oldest first: only the expired ones and one more are read
             if ts >= cutoff:
                 break
             last = int(seq)
         cursor.close()
-        return 0 if last is None else self._delete_oldest(last)
+        return 0 if last is None else self._delete_through(last)[0]
 
-    def _delete_oldest(self, last: int, *, vacuum: bool = True) -> int:
-        """Delete the rows up to ``last`` that are not on the wire; return how many."""
-        span = (self.busy_through, last)
+    def _delete_through(self, last: int, *, vacuum: bool = True) -> tuple[int, int]:
+        """Delete every row up to ``last`` (a prefix: oldest first); return how
+        many, and how many of those are on the wire."""
+        first = self.gone_through
+        count_sql = "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM spool "
         with self._transaction():
             count, size = self.conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM spool "
-                "WHERE seq > ? AND seq <= ?",
-                span,
+                count_sql + "WHERE seq > ? AND seq <= ?", (first, last)
             ).fetchone()
-            self.conn.execute("DELETE FROM spool WHERE seq > ? AND seq <= ?", span)
-        gone = [seq for seq in self.acked if span[0] < seq <= last]
-        count -= len(gone)  # already subtracted when they were acked
+            (busy, _) = self.conn.execute(
+                count_sql + "WHERE seq > ? AND seq <= ?", (first, min(last, self.busy_through))
+            ).fetchone()
+            self.conn.execute("DELETE FROM spool WHERE seq > ? AND seq <= ?", (first, last))
+        # Acked rows were subtracted when they were acked, and are not on the wire.
+        gone = [seq for seq in self.acked if first < seq <= last]
+        busy -= sum(1 for seq in gone if seq <= self.busy_through)
+        count -= len(gone)
         size -= sum(self.acked.pop(seq) for seq in gone)
+        self.gone_through = max(self.gone_through, last)
         self.count -= int(count)
         self.bytes -= int(size)
         if vacuum:
             self.vacuum()
-        return int(count)
+        return int(count), int(busy)
 
     def close(self, *, remove_if_empty: bool) -> None:
         with contextlib.suppress(sqlite3.Error):
