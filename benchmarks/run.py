@@ -342,7 +342,7 @@ def _report(
         "requests plus the final drain of the handler, divided by the request count.",
         "",
         "Where the events of the shipper rows went (all rounds, warm-up included): an event "
-        "is dropped only when the queue and the overflow stash are both full.",
+        "is dropped only when the queue is full.",
         "",
         "| variant | queued | sent | spooled | dropped | failed |",
         "|---|---:|---:|---:|---:|---:|",
