@@ -368,6 +368,6 @@ def test_lines_only_the_stdlib_parser_accepts_are_still_read(tmp_path: Path) -> 
 
 
 def test_counts_the_same_placeholder_the_redaction_writes() -> None:
-    from django_reqlog import redaction
+    from django_reqlog import masking
 
-    assert REDACTED == redaction.REDACTED
+    assert REDACTED == masking.REDACTED
