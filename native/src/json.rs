@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 use crate::{Also, Masked, Masker, PatternHost, Stop};
 
@@ -22,7 +22,7 @@ pub struct Walk<'a> {
 
 enum Token {
     /// A string followed by a colon; `end` is after the closing quote.
-    Key { end: usize },
+    Key { end: usize, escaped: bool },
     String { end: usize, closed: bool, escaped: bool },
     Open,
     Close,
@@ -53,6 +53,8 @@ impl Walk<'_> {
         let (mut level, mut deepest) = (0usize, 0usize);
         let mut pending = false; // the next value belongs to a masked key
         let mut hidden: Option<(usize, usize)> = None; // a masked container: (start, level)
+        let mut spans = self.masker.spans(text);
+        let mut keys_seen: Vec<(&str, bool)> = Vec::new(); // keys repeat: "id", "qty", ...
         let mut at = 0;
         while let Some(start) = next_token(bytes, at) {
             let (token, next) = match bytes[start] {
@@ -79,7 +81,10 @@ impl Walk<'_> {
                 }
                 b'"' => string_token(bytes, start, &mut check),
                 _ => {
-                    let end = start + bytes[start..].iter().take_while(|b| !is_delimiter(**b)).count();
+                    let mut end = start + 1;
+                    while end < bytes.len() && !is_delimiter(bytes[end]) {
+                        end += 1;
+                    }
                     check.word(&bytes[start..end]);
                     (Token::Word { end }, end)
                 }
@@ -100,18 +105,49 @@ impl Walk<'_> {
                     None
                 }
                 Token::String { end, .. } | Token::Word { end } if value_of_masked_key => Some((end, PLACEHOLDER.to_string())),
-                Token::Key { end } => {
+                Token::Key { end, escaped } => {
                     let body = &text[start + 1..end - 1];
-                    let key = decode(body)?;
-                    pending = self.masker.key_is_masked(&key, self.also);
-                    let masked = self.masker.scrub(Cow::Borrowed(&key), self.host)?;
-                    string_text(body.contains('\\'), &key, &masked, true).map(|new| (end, new))
+                    if escaped {
+                        let key = decode(body)?;
+                        pending = self.masker.key_is_masked(&key, self.also);
+                        let masked = self.masker.scrub(Cow::Borrowed(&key), self.host)?;
+                        string_text(true, &key, &masked, true).map(|new| (end, new))
+                    } else {
+                        pending = match seen_key(&keys_seen, body) {
+                            Some(masked) => masked,
+                            None => {
+                                let masked = self.masker.key_is_masked(body, self.also);
+                                if keys_seen.len() < 16 {
+                                    keys_seen.push((body, masked));
+                                }
+                                masked
+                            }
+                        };
+                        if spans.may_match(body, start + 1) {
+                            let masked = self.masker.scrub(Cow::Borrowed(body), self.host)?;
+                            string_text(false, body, &masked, true).map(|new| (end, new))
+                        } else {
+                            None
+                        }
+                    }
                 }
                 Token::String { end, closed, escaped } => {
                     let body = &text[start + 1..if closed { end - 1 } else { end }];
-                    self.mask_string(body, closed, escaped, depth)?.map(|new| (end, new))
+                    let plain = !escaped && !(depth < NESTED_DEPTH && opens_document(body));
+                    if plain && !spans.may_match(body, start + 1) {
+                        None
+                    } else {
+                        self.mask_string(body, closed, escaped, depth)?.map(|new| (end, new))
+                    }
                 }
-                Token::Word { end } => self.mask_word(&text[start..end])?.map(|new| (end, new)),
+                Token::Word { end } => {
+                    let word = &text[start..end];
+                    if is_number(word.as_bytes()) && !spans.may_match(word, start) {
+                        None
+                    } else {
+                        self.mask_word(word)?.map(|new| (end, new))
+                    }
+                }
                 Token::Open | Token::Close => None,
             };
             if let Some((end, new)) = replacement {
@@ -137,8 +173,8 @@ impl Walk<'_> {
 
     /// A string value; a JSON document inside it is masked as a document.
     fn mask_string(&mut self, body: &str, closed: bool, escaped: bool, depth: u32) -> Result<Option<String>, Stop> {
-        let value = decode(body)?;
-        if depth < NESTED_DEPTH && value.trim_start_matches([' ', '\t', '\n', '\r']).starts_with(['{', '[']) {
+        let value = if escaped { decode(body)? } else { Cow::Borrowed(body) };
+        if depth < NESTED_DEPTH && opens_document(&value) {
             let masked = self.mask(&value, depth + 1)?;
             return Ok(string_text(true, &value, &masked, closed));
         }
@@ -161,13 +197,26 @@ impl Walk<'_> {
     }
 }
 
+/// Whether a string's text, after JSON whitespace, starts a document.
+fn opens_document(value: &str) -> bool {
+    value.trim_start_matches([' ', '\t', '\n', '\r']).starts_with(['{', '['])
+}
+
+/// The verdict on a key met before in the same document.
+fn seen_key(seen: &[(&str, bool)], key: &str) -> Option<bool> {
+    let same = |known: &str| known.len() == key.len() && known.bytes().zip(key.bytes()).all(|(a, b)| a == b);
+    seen.iter().find(|(known, _)| same(known)).map(|&(_, masked)| masked)
+}
+
 /// The string's new text, or None when masking changed nothing. Without
 /// escapes the masked text goes between the quotes as it is; otherwise it is
 /// encoded again.
-fn string_text(encode: bool, value: &str, masked: &str, closed: bool) -> Option<String> {
-    if masked == value {
-        return None;
-    }
+fn string_text(encode: bool, value: &str, masked: &Cow<'_, str>, closed: bool) -> Option<String> {
+    let masked = match masked {
+        Cow::Borrowed(_) => return None,
+        Cow::Owned(masked) if masked == value => return None,
+        Cow::Owned(masked) => masked,
+    };
     let mut text = if encode { encode_string(masked) } else { format!("\"{masked}\"") };
     if !closed {
         text.pop();
@@ -184,7 +233,14 @@ fn is_delimiter(byte: u8) -> bool {
 }
 
 fn next_token(bytes: &[u8], from: usize) -> Option<usize> {
-    (from..bytes.len()).find(|&i| !is_json_space(bytes[i]))
+    let mut i = from;
+    while i < bytes.len() {
+        if !is_json_space(bytes[i]) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A string starting at `start`, and whether a colon follows (a key).
@@ -193,7 +249,7 @@ fn string_token(bytes: &[u8], start: usize, check: &mut Validator) -> (Token, us
     if closed {
         if let Some(colon) = next_token(bytes, end).filter(|&i| bytes[i] == b':') {
             check.key(valid);
-            return (Token::Key { end }, colon + 1);
+            return (Token::Key { end, escaped }, colon + 1);
         }
     }
     check.value(valid && closed);
@@ -202,26 +258,24 @@ fn string_token(bytes: &[u8], start: usize, check: &mut Validator) -> (Token, us
 
 /// (end, closed, has escapes, valid JSON string) for the string at `start`.
 fn scan_string(bytes: &[u8], start: usize) -> (usize, bool, bool, bool) {
+    // No early exit, so the compiler can check many bytes at once.
+    let plain = |run: &[u8]| run.iter().fold(true, |ok, &byte| ok & (byte >= 0x20));
     let (mut escaped, mut valid) = (false, true);
     let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => return (i + 1, true, escaped, valid),
-            b'\\' => {
-                escaped = true;
-                match bytes.get(i + 1) {
-                    None => return (bytes.len(), false, true, false),
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
-                    Some(b'u') => valid &= hex4(bytes, i + 2).is_some(),
-                    Some(_) => valid = false,
-                }
-                i += 2;
-            }
-            byte => {
-                valid &= byte >= 0x20;
-                i += 1;
-            }
+    while let Some(offset) = memchr2(b'"', b'\\', &bytes[i..]) {
+        valid &= plain(&bytes[i..i + offset]);
+        i += offset;
+        if bytes[i] == b'"' {
+            return (i + 1, true, escaped, valid);
         }
+        escaped = true;
+        match bytes.get(i + 1) {
+            None => return (bytes.len(), false, true, false),
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+            Some(b'u') => valid &= hex4(bytes, i + 2).is_some(),
+            Some(_) => valid = false,
+        }
+        i += 2;
     }
     (bytes.len(), false, escaped, false)
 }

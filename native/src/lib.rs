@@ -93,6 +93,26 @@ impl Masker {
         also.everything || also.names.iter().any(|name| name == key) || self.keys.is_sensitive(key)
     }
 
+    /// Where the value shapes match in `text`: see [`Spans`].
+    pub fn spans(&self, text: &str) -> Spans {
+        let mut spans = shapes::card_chains(text);
+        for find in [shapes::find_bearer, shapes::find_jwt] {
+            let mut from = 0;
+            while let Some((start, end)) = find(text, from) {
+                spans.push((start, end));
+                from = end;
+            }
+        }
+        for engine in &self.patterns {
+            if let Engine::Rust(native) = engine {
+                spans.extend(native.regex.find_iter(text.as_bytes()).map(|m| (m.start(), m.end())));
+            }
+        }
+        let python = self.patterns.iter().any(|engine| matches!(engine, Engine::Python));
+        let ascii_only = self.patterns.iter().any(|engine| matches!(engine, Engine::Rust(native) if !native.any_text));
+        Spans::new(spans, python, ascii_only)
+    }
+
     /// The value shapes, in order, each on the result of the one before.
     pub fn scrub<'t>(&self, text: Cow<'t, str>, host: &mut dyn PatternHost) -> Masked<'t> {
         let mut text = then(then(text, shapes::bearer), shapes::jwt);
@@ -126,6 +146,50 @@ impl Masker {
             return self.mask_json(text, &Also::default(), host);
         }
         self.scrub_free_text(text, host)
+    }
+}
+
+/// Where, in one text, the value shapes match (for card numbers: the digit
+/// chains long enough to hold one), as disjoint spans in order. A unit of
+/// that text without escapes (a key, string or number) can match a shape on
+/// its own only where one of these spans meets it: its neighbours in the
+/// text are quotes or JSON punctuation, which no shape takes in, so a match
+/// inside the unit is a match in the text, and a left-to-right search over
+/// the text reports a match overlapping it. User patterns run by Python are
+/// not searched for here: with one of them every unit is scrubbed.
+pub struct Spans {
+    spans: Vec<(usize, usize)>,
+    /// Units are asked about in order: spans before this one end before them.
+    next: usize,
+    python_patterns: bool,
+    ascii_only_patterns: bool,
+}
+
+impl Spans {
+    fn new(mut spans: Vec<(usize, usize)>, python_patterns: bool, ascii_only_patterns: bool) -> Spans {
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (start, end) in spans {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        Spans { spans: merged, next: 0, python_patterns, ascii_only_patterns }
+    }
+
+    /// Whether `unit`, the slice of the text at `start`, needs the value
+    /// shapes; units come in order. A pattern that runs in Rust on ASCII text
+    /// only runs in Python on a non-ASCII unit, so such a unit always does.
+    pub fn may_match(&mut self, unit: &str, start: usize) -> bool {
+        if self.python_patterns || (self.ascii_only_patterns && !unit.is_ascii()) {
+            return true;
+        }
+        let end = start + unit.len();
+        while self.next < self.spans.len() && self.spans[self.next].1 <= start {
+            self.next += 1;
+        }
+        self.next < self.spans.len() && self.spans[self.next].0 < end
     }
 }
 

@@ -4,6 +4,9 @@
 
 use std::borrow::Cow;
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use memchr::memmem;
 
 use crate::REDACTED;
@@ -44,11 +47,19 @@ fn is_base64url(byte: u8) -> bool {
 /// not preceded by an ASCII letter, digit or underscore, then whitespace,
 /// then 8 or more token characters.
 pub fn bearer(text: &str) -> Cow<'_, str> {
-    replace_spans(text, |text, from| {
-        let bytes = text.as_bytes();
-        (from..bytes.len())
-            .filter(|&start| matches!(bytes[start] | 0x20, b'b' | b't'))
-            .find_map(|start| bearer_at(text, bytes, start).map(|end| (start, end)))
+    replace_spans(text, find_bearer)
+}
+
+/// The first bearer-shaped span at or after `from`.
+pub fn find_bearer(text: &str, from: usize) -> Option<(usize, usize)> {
+    static WORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder().ascii_case_insensitive(true).build(["bearer", "token", "basic"]).expect("three words")
+    });
+    let bytes = text.as_bytes();
+    // The words cannot overlap one another: each occurrence is reported.
+    WORDS.find_iter(&bytes[from..]).find_map(|word| {
+        let start = from + word.start();
+        bearer_at(text, bytes, start).map(|end| (start, end))
     })
 }
 
@@ -72,19 +83,21 @@ fn bearer_at(text: &str, bytes: &[u8], start: usize) -> Option<usize> {
 /// `eyJ` and two dot-separated base64url segments of 5+ characters, then a
 /// third (possibly empty) one.
 pub fn jwt(text: &str) -> Cow<'_, str> {
-    let finder = memmem::Finder::new(b"eyJ");
-    replace_spans(text, |text, from| {
-        let bytes = text.as_bytes();
-        let mut at = from;
-        while let Some(found) = finder.find(&bytes[at..]) {
-            let start = at + found;
-            if let Some(end) = jwt_at(bytes, start) {
-                return Some((start, end));
-            }
-            at = start + 1;
+    replace_spans(text, find_jwt)
+}
+
+/// The first JWT-shaped span at or after `from`.
+pub fn find_jwt(text: &str, from: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while let Some(found) = memmem::find(&bytes[at..], b"eyJ") {
+        let start = at + found;
+        if let Some(end) = jwt_at(bytes, start) {
+            return Some((start, end));
         }
-        None
-    })
+        at = start + 1;
+    }
+    None
 }
 
 fn jwt_at(bytes: &[u8], start: usize) -> Option<usize> {
@@ -116,11 +129,9 @@ pub fn cards(text: &str) -> Cow<'_, str> {
             i += 1;
             continue;
         }
-        let groups = chain_groups(bytes, i);
-        let end = groups.last().map_or(i, |group| group.1);
-        let digits: usize = groups.iter().map(|(s, e)| e - s).sum();
+        let (end, digits) = chain_at(bytes, i);
         if digits >= 13 {
-            if let Some(masked) = mask_chain(text, &groups) {
+            if let Some(masked) = mask_chain(text, &chain_groups(bytes, i)) {
                 out.push_str(&text[copied..i]);
                 out.push_str(&masked);
                 copied = end;
@@ -133,6 +144,52 @@ pub fn cards(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[copied..]);
     Cow::Owned(out)
+}
+
+/// (end, number of digits) of the chain of digit groups joined by single
+/// spaces or hyphens that starts at `start`.
+fn chain_at(bytes: &[u8], start: usize) -> (usize, usize) {
+    let (mut end, mut digits) = (start, 0);
+    loop {
+        while end < bytes.len() && bytes[end].is_ascii_digit() {
+            end += 1;
+            digits += 1;
+        }
+        let joined = end + 1 < bytes.len() && matches!(bytes[end], b' ' | b'-') && bytes[end + 1].is_ascii_digit();
+        if !joined {
+            return (end, digits);
+        }
+        end += 1;
+    }
+}
+
+/// The spans of the digit chains with 13 or more digits: the only places a
+/// card number can be. Such a chain is at least 13 bytes long, so looking
+/// at every 13th byte finds each one.
+pub fn card_chains(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let in_chain = |i: usize| {
+        bytes[i].is_ascii_digit()
+            || (matches!(bytes[i], b' ' | b'-') && i > 0 && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+    };
+    let mut chains = Vec::new();
+    let mut probe = 12;
+    while probe < bytes.len() {
+        if !in_chain(probe) {
+            probe += 13;
+            continue;
+        }
+        let mut start = probe;
+        while start > 0 && in_chain(start - 1) {
+            start -= 1;
+        }
+        let (end, digits) = chain_at(bytes, start);
+        if digits >= 13 {
+            chains.push((start, end));
+        }
+        probe = end + 12;
+    }
+    chains
 }
 
 /// The (start, end) of each digit group of the chain starting at `start`.
