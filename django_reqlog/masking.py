@@ -75,7 +75,8 @@ def normalise_key(key: str) -> str:
     return _NON_ALNUM.sub("", key.lower())
 
 
-def _is_sensitive(key: str, extra_parts: tuple[str, ...]) -> bool:
+def _is_sensitive(key: str, parts: re.Pattern[str]) -> bool:
+    """``parts``: the names matched anywhere in a key, built-in and configured."""
     norm = normalise_key(key)
     if not norm:
         return False
@@ -84,9 +85,7 @@ def _is_sensitive(key: str, extra_parts: tuple[str, ...]) -> bool:
     words = _WORD.findall(key)
     if words and words[-1].lower() in _LAST_WORDS:
         return True
-    return any(part in norm for part in _SENSITIVE_PARTS) or any(
-        part in norm for part in extra_parts
-    )
+    return parts.search(norm) is not None
 
 
 # -- value shapes ---------------------------------------------------------------
@@ -110,11 +109,14 @@ _GROUP_SEPARATOR = re.compile("([ -])")
 
 def _scrub(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
     """The value shapes, in order, each on the result of the one before."""
-    text = _BEARER.sub(REDACTED, text)
-    text = _JWT.sub(REDACTED, text)
+    # No built-in shape is shorter than 13 characters, and a user pattern's
+    # placeholder cannot join digits into a card number.
+    built_in = len(text) >= 13
+    if built_in:
+        text = _JWT.sub(REDACTED, _BEARER.sub(REDACTED, text))
     for pattern in patterns:
         text = pattern.sub(REDACTED, text)
-    return _CARD_CHAIN.sub(_mask_cards_in_chain, text)
+    return _CARD_CHAIN.sub(_mask_cards_in_chain, text) if built_in else text
 
 
 def _mask_cards_in_chain(match: re.Match[str]) -> str:
@@ -159,6 +161,7 @@ def _luhn_ok(digits: str) -> bool:
 
 class _Config(NamedTuple):
     extra_parts: tuple[str, ...]  # REQLOG_SENSITIVE_FIELDS, normalised
+    parts: re.Pattern[str]  # the names matched anywhere in a key, these included
     patterns: tuple[re.Pattern[str], ...]  # REQLOG_SENSITIVE_VALUE_PATTERNS that compile
 
 
@@ -168,8 +171,9 @@ _CORE: list[Any] = []
 
 def _config() -> _Config:
     if not _CONFIG:
-        parts = (normalise_key(str(field)) for field in conf.sensitive_fields)
-        _CONFIG.append(_Config(tuple(p for p in parts if p), _compiled_patterns()))
+        extra = tuple(p for p in (normalise_key(str(f)) for f in conf.sensitive_fields) if p)
+        parts = re.compile("|".join((*_SENSITIVE_PARTS, *extra)))  # letters and digits only
+        _CONFIG.append(_Config(extra, parts, _compiled_patterns()))
     return _CONFIG[0]
 
 
@@ -223,14 +227,14 @@ def has_extra_value_patterns() -> bool:
 _MAX_DEPTH = 128  # deeper documents are masked in lenient mode
 _NESTED_DEPTH = 2  # JSON documents inside JSON strings, masked by key down to this depth
 _STRING = r'"[^"\\]*(?:\\.[^"\\]*)*'
-# Commas, stray colons and whitespace are not tokens: finditer steps over
-# them, and the output is stitched from slices of the input.
+# Commas, stray colons and whitespace are not tokens: each match steps over
+# those in front of its token, and the output is stitched from slices of the input.
 _JSON_TOKEN = re.compile(
-    rf"(?P<key>{_STRING}\")[ \t\n\r]*:"
-    rf"|(?P<string>{_STRING}\")"
+    r"[ \t\n\r,:]*(?:"
+    rf"(?P<string>{_STRING}\")(?P<colon>[ \t\n\r]*:)?"  # a key when the colon follows
     rf"|(?P<cut>{_STRING}\\?\Z)"
     r"|(?P<open>[{\[])|(?P<close>[}\]])"
-    r'|(?P<word>[^ \t\n\r{}\[\]:,"]+)',
+    r'|(?P<word>[^ \t\n\r{}\[\]:,"]+))',
     re.S,
 )
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -264,9 +268,7 @@ class _Keys(NamedTuple):
 
     def masked(self, key: str) -> bool:
         return (
-            self.everything
-            or key in self.also_sensitive
-            or _is_sensitive(key, self.config.extra_parts)
+            self.everything or key in self.also_sensitive or _is_sensitive(key, self.config.parts)
         )
 
 
@@ -285,8 +287,11 @@ def _mask_json(text: str, keys: _Keys, depth: int) -> str:
     pending = False  # the next value belongs to a masked key
     hidden_at = -1  # while >= 0: where the masked container began
     hidden_level = 0
+    verdicts: dict[str, bool] = {}  # keys repeat in arrays of objects: each is judged once
     for token in _JSON_TOKEN.finditer(text):
         kind = token.lastgroup or ""
+        kind = "key" if kind == "colon" else kind
+        at = token.start(kind if kind != "key" else "string")
         if kind == "open":
             level += 1
             deepest = max(deepest, level)
@@ -300,21 +305,23 @@ def _mask_json(text: str, keys: _Keys, depth: int) -> str:
         value_of_masked_key, pending = pending, False
         replacement = None
         if value_of_masked_key and kind == "open":
-            hidden_at, hidden_level = token.start(), level
+            hidden_at, hidden_level = at, level
         elif value_of_masked_key and kind in ("string", "cut", "word"):
             replacement = _JSON_REDACTED
         elif kind == "key":
-            body = token.group(kind)[1:-1]
+            body = token.group("string")[1:-1]
             key = _decode(body)
-            pending = keys.masked(key)
+            if key not in verdicts:
+                verdicts[key] = keys.masked(key)
+            pending = verdicts[key]
             replacement = _changed(body, key, _scrub(key, keys.config.patterns), closed=True)
         elif kind in ("string", "cut"):
             replacement = _mask_string(token.group(kind), kind == "string", keys, depth)
         elif kind == "word":
             replacement = _mask_word(token.group(kind), keys.config)
         if replacement is not None:
-            out += [text[copied : token.start()], replacement]
-            copied = token.end(kind)
+            out += [text[copied:at], replacement]
+            copied = token.end("string" if kind == "key" else kind)
     if hidden_at >= 0:  # a masked container that never closes: masked to the end
         out += [text[copied:hidden_at], _JSON_REDACTED]
         copied = len(text)
@@ -407,7 +414,7 @@ def _mask_pairs_in_text(text: str, pair: re.Pattern[str], config: _Config) -> st
     copied = pos = 0
     while (match := pair.search(text, pos)) is not None:
         key = match.group(2)
-        if _is_sensitive(unquote(key) if "%" in key else key, config.extra_parts):
+        if _is_sensitive(unquote(key) if "%" in key else key, config.parts):
             quote = match.group(4)[0] if match.group(4)[0] in "\"'" else ""
             out += [text[copied : match.start(4)], quote, REDACTED, quote]
             copied = pos = match.end()
@@ -428,7 +435,7 @@ def _value(text: str, config: _Config) -> str:
 def is_sensitive_key(key: str) -> bool:
     core = _core()
     answer = core.is_sensitive_key(key) if core is not None else None
-    return _is_sensitive(key, _config().extra_parts) if answer is None else bool(answer)
+    return _is_sensitive(key, _config().parts) if answer is None else bool(answer)
 
 
 def scrub_text(text: str) -> str:

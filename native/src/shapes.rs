@@ -4,9 +4,6 @@
 
 use std::borrow::Cow;
 
-use std::sync::LazyLock;
-
-use aho_corasick::AhoCorasick;
 use memchr::memmem;
 
 use crate::REDACTED;
@@ -52,18 +49,34 @@ pub fn bearer(text: &str) -> Cow<'_, str> {
 
 /// The first bearer-shaped span at or after `from`.
 pub fn find_bearer(text: &str, from: usize) -> Option<(usize, usize)> {
-    static WORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-        AhoCorasick::builder().ascii_case_insensitive(true).build(["bearer", "token", "basic"]).expect("three words")
-    });
     let bytes = text.as_bytes();
-    // The words cannot overlap one another: each occurrence is reported.
-    WORDS.find_iter(&bytes[from..]).find_map(|word| {
-        let start = from + word.start();
-        bearer_at(text, bytes, start).map(|end| (start, end))
-    })
+    let (mut next_b, mut next_t) = (None, None);
+    let mut at = from;
+    loop {
+        // The next "b" or "t" of either case: where a scheme word can start.
+        if next_b.is_none_or(|b| b < at) {
+            next_b = memchr::memchr2(b'b', b'B', &bytes[at..]).map(|i| at + i);
+        }
+        if next_t.is_none_or(|t| t < at) {
+            next_t = memchr::memchr2(b't', b'T', &bytes[at..]).map(|i| at + i);
+        }
+        let start = match (next_b, next_t) {
+            (Some(b), Some(t)) => b.min(t),
+            (Some(found), None) | (None, Some(found)) => found,
+            (None, None) => return None,
+        };
+        if let Some(end) = bearer_at(text, bytes, start) {
+            return Some((start, end));
+        }
+        at = start + 1;
+    }
 }
 
 fn bearer_at(text: &str, bytes: &[u8], start: usize) -> Option<usize> {
+    let second = bytes.get(start + 1).map_or(0, |b| b | 0x20);
+    if !matches!((bytes[start] | 0x20, second), (b'b', b'e' | b'a') | (b't', b'o')) {
+        return None;
+    }
     let word_len = [b"bearer".as_slice(), b"token", b"basic"]
         .iter()
         .find(|word| bytes.len() >= start + word.len() && bytes[start..start + word.len()].eq_ignore_ascii_case(word))?
