@@ -43,7 +43,10 @@ def _masker(impl: str) -> object:
 
 
 def run(impl: str, calls: int) -> None:
-    sys.path.insert(0, os.environ.get("REQLOG_OLD_TREE", str(ROOT)) if impl == "old" else str(ROOT))
+    sys.path.insert(0, str(ROOT))
+    if impl == "old":  # that tree's django_reqlog, not this editable install's
+        sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in type(f).__module__]
+        sys.path.insert(0, os.environ["REQLOG_OLD_TREE"])
     from benchmarks.measure import BODY
 
     mask = _masker(impl)
