@@ -24,8 +24,12 @@ impl PairPatterns {
         let key = format!(r#"(?:"({KEY})"|'({KEY})'|({KEY}))"#);
         let quoted = r#""[^"\n]*"|'[^'\n]*'"#;
         let colon = format!(r"{key}([{SPACE}]*:[ \t]*)({quoted}|[^{SPACE}&;,\{{\[][^\r\n&;,]*)");
-        let equals = format!(r"{key}([{SPACE}]*=[{SPACE}]*)({quoted}|[^{SPACE}&;,\{{\[][^{SPACE}&;,]*)");
-        PairPatterns { colon: Regex::new(&colon).expect("a fixed pattern"), equals: Regex::new(&equals).expect("a fixed pattern") }
+        let equals =
+            format!(r"{key}([{SPACE}]*=[{SPACE}]*)({quoted}|[^{SPACE}&;,\{{\[][^{SPACE}&;,]*)");
+        PairPatterns {
+            colon: Regex::new(&colon).expect("a fixed pattern"),
+            equals: Regex::new(&equals).expect("a fixed pattern"),
+        }
     }
 }
 
@@ -39,7 +43,9 @@ impl Masker {
     pub fn scrub_free_text<'t>(&self, text: &'t str, host: &mut dyn PatternHost) -> Masked<'t> {
         let mut text = Cow::Borrowed(text);
         if text.contains(['{', '[']) {
-            text = owned_if_changed(text.clone(), |unit| self.mask_json(unit, &Also::default(), host))?;
+            text = owned_if_changed(text.clone(), |unit| {
+                self.mask_json(unit, &Also::default(), host)
+            })?;
         }
         // Shapes first: "Authorization: Bearer x" must lose the token, not just "Bearer".
         let mut text = self.scrub(text, host)?;
@@ -60,7 +66,9 @@ impl Masker {
         let mut at = 0;
         let mut locations = pair.capture_locations();
         while pair.captures_read_at(&mut locations, &text, at).is_some() {
-            let (key_start, key_end) = (1..=3).find_map(|group| locations.get(group)).expect("one key branch");
+            let (key_start, key_end) = (1..=3)
+                .find_map(|group| locations.get(group))
+                .expect("one key branch");
             let (_, separator_end) = locations.get(4).expect("a separator");
             let (value_start, value_end) = locations.get(5).expect("a value");
             if self.is_sensitive_key(&unquote(&text[key_start..key_end])) {
@@ -103,8 +111,13 @@ pub fn unquote(key: &str) -> Cow<'_, str> {
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|pair| std::str::from_utf8(pair).ok());
-        match hex.filter(|_| bytes[i] == b'%').and_then(|h| u8::from_str_radix(h, 16).ok()) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok());
+        match hex
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
             Some(byte) if hex.is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())) => {
                 decoded.push(byte);
                 i += 3;

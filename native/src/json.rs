@@ -22,11 +22,20 @@ pub struct Walk<'a> {
 
 enum Token {
     /// A string followed by a colon; `end` is after the closing quote.
-    Key { end: usize, escaped: bool },
-    String { end: usize, closed: bool, escaped: bool },
+    Key {
+        end: usize,
+        escaped: bool,
+    },
+    String {
+        end: usize,
+        closed: bool,
+        escaped: bool,
+    },
     Open,
     Close,
-    Word { end: usize },
+    Word {
+        end: usize,
+    },
 }
 
 /// The text stitched together from slices of the input and replacements.
@@ -47,7 +56,11 @@ impl Output<'_> {
 impl Walk<'_> {
     pub fn mask<'t>(&mut self, text: &'t str, depth: u32) -> Masked<'t> {
         let bytes = text.as_bytes();
-        let mut output = Output { text, out: String::new(), copied: 0 };
+        let mut output = Output {
+            text,
+            out: String::new(),
+            copied: 0,
+        };
         let mut changed = false;
         let mut check = Validator::default();
         let (mut level, mut deepest) = (0usize, 0usize);
@@ -104,7 +117,9 @@ impl Walk<'_> {
                     hidden = Some((start, level));
                     None
                 }
-                Token::String { end, .. } | Token::Word { end } if value_of_masked_key => Some((end, PLACEHOLDER.to_string())),
+                Token::String { end, .. } | Token::Word { end } if value_of_masked_key => {
+                    Some((end, PLACEHOLDER.to_string()))
+                }
                 Token::Key { end, escaped } => {
                     let body = &text[start + 1..end - 1];
                     if escaped {
@@ -131,13 +146,19 @@ impl Walk<'_> {
                         }
                     }
                 }
-                Token::String { end, closed, escaped } => {
+                Token::String {
+                    end,
+                    closed,
+                    escaped,
+                } => {
                     let body = &text[start + 1..if closed { end - 1 } else { end }];
-                    let plain = !escaped && !(depth < NESTED_DEPTH && opens_document(body));
+                    let nested = depth < NESTED_DEPTH && opens_document(body);
+                    let plain = !escaped && !nested;
                     if plain && !spans.may_match(body, start + 1) {
                         None
                     } else {
-                        self.mask_string(body, closed, escaped, depth)?.map(|new| (end, new))
+                        self.mask_string(body, closed, escaped, depth)?
+                            .map(|new| (end, new))
                     }
                 }
                 Token::Word { end } => {
@@ -172,8 +193,18 @@ impl Walk<'_> {
     }
 
     /// A string value; a JSON document inside it is masked as a document.
-    fn mask_string(&mut self, body: &str, closed: bool, escaped: bool, depth: u32) -> Result<Option<String>, Stop> {
-        let value = if escaped { decode(body)? } else { Cow::Borrowed(body) };
+    fn mask_string(
+        &mut self,
+        body: &str,
+        closed: bool,
+        escaped: bool,
+        depth: u32,
+    ) -> Result<Option<String>, Stop> {
+        let value = if escaped {
+            decode(body)?
+        } else {
+            Cow::Borrowed(body)
+        };
         if depth < NESTED_DEPTH && opens_document(&value) {
             let masked = self.mask(&value, depth + 1)?;
             return Ok(string_text(true, &value, &masked, closed));
@@ -199,25 +230,36 @@ impl Walk<'_> {
 
 /// Whether a string's text, after JSON whitespace, starts a document.
 fn opens_document(value: &str) -> bool {
-    value.trim_start_matches([' ', '\t', '\n', '\r']).starts_with(['{', '['])
+    value
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with(['{', '['])
 }
 
 /// The verdict on a key met before in the same document.
 fn seen_key(seen: &[(&str, bool)], key: &str) -> Option<bool> {
-    let same = |known: &str| known.len() == key.len() && known.bytes().zip(key.bytes()).all(|(a, b)| a == b);
-    seen.iter().find(|(known, _)| same(known)).map(|&(_, masked)| masked)
+    let same = |known: &str| {
+        known.len() == key.len() && known.bytes().zip(key.bytes()).all(|(a, b)| a == b)
+    };
+    seen.iter()
+        .find(|(known, _)| same(known))
+        .map(|&(_, masked)| masked)
 }
 
 /// The string's new text, or None when masking changed nothing. Without
 /// escapes the masked text goes between the quotes as it is; otherwise it is
 /// encoded again.
+#[allow(clippy::ptr_arg)] // a borrowed result is an unchanged one
 fn string_text(encode: bool, value: &str, masked: &Cow<'_, str>, closed: bool) -> Option<String> {
     let masked = match masked {
         Cow::Borrowed(_) => return None,
         Cow::Owned(masked) if masked == value => return None,
         Cow::Owned(masked) => masked,
     };
-    let mut text = if encode { encode_string(masked) } else { format!("\"{masked}\"") };
+    let mut text = if encode {
+        encode_string(masked)
+    } else {
+        format!("\"{masked}\"")
+    };
     if !closed {
         text.pop();
     }
@@ -253,7 +295,14 @@ fn string_token(bytes: &[u8], start: usize, check: &mut Validator) -> (Token, us
         }
     }
     check.value(valid && closed);
-    (Token::String { end, closed, escaped }, end)
+    (
+        Token::String {
+            end,
+            closed,
+            escaped,
+        },
+        end,
+    )
 }
 
 /// (end, closed, has escapes, valid JSON string) for the string at `start`.
@@ -358,7 +407,12 @@ pub fn encode_string(value: &str) -> String {
 
 /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
 fn is_number(word: &[u8]) -> bool {
-    let digits = |from: usize| word[from.min(word.len())..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = |from: usize| {
+        word[from.min(word.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     let mut i = usize::from(word.first() == Some(&b'-'));
     match word.get(i) {
         Some(b'0') => i += 1,
@@ -396,7 +450,11 @@ struct Validator {
 
 impl Default for Validator {
     fn default() -> Self {
-        Validator { stack: Vec::new(), state: State::Value, valid: true }
+        Validator {
+            stack: Vec::new(),
+            state: State::Value,
+            valid: true,
+        }
     }
 }
 
@@ -420,7 +478,11 @@ impl Validator {
     }
 
     fn after_value(&mut self) {
-        self.state = if self.stack.is_empty() { State::Done } else { State::CommaOrEnd };
+        self.state = if self.stack.is_empty() {
+            State::Done
+        } else {
+            State::CommaOrEnd
+        };
     }
 
     fn value(&mut self, ok: bool) {
@@ -440,7 +502,11 @@ impl Validator {
     fn open(&mut self, bracket: u8) {
         self.expect(self.in_value_position());
         self.stack.push(bracket);
-        self.state = if bracket == b'{' { State::FirstKeyOrEnd } else { State::FirstValueOrEnd };
+        self.state = if bracket == b'{' {
+            State::FirstKeyOrEnd
+        } else {
+            State::FirstValueOrEnd
+        };
     }
 
     fn close(&mut self, bracket: u8) {
@@ -475,7 +541,15 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for good in ["0", "-0", "12", "1.5", "1e5", "-2.5E-3", "123456789012345678901234567890"] {
+        for good in [
+            "0",
+            "-0",
+            "12",
+            "1.5",
+            "1e5",
+            "-2.5E-3",
+            "123456789012345678901234567890",
+        ] {
             assert!(is_number(good.as_bytes()), "{good}");
         }
         for bad in ["", "-", "01", "1.", ".5", "1e", "1e+", "+1", "0x1", "1_000"] {
@@ -494,6 +568,9 @@ mod tests {
 
     #[test]
     fn encoding_matches_python() {
-        assert_eq!(encode_string("a\"\\\n\u{1}\u{7f}é\u{2028}"), "\"a\\\"\\\\\\n\\u0001\u{7f}é\u{2028}\"");
+        assert_eq!(
+            encode_string("a\"\\\n\u{1}\u{7f}é\u{2028}"),
+            "\"a\\\"\\\\\\n\\u0001\u{7f}é\u{2028}\""
+        );
     }
 }

@@ -41,7 +41,12 @@ impl KeyRules {
     /// `extra_parts` are REQLOG_SENSITIVE_FIELDS, already normalised.
     pub fn new(extra_parts: &[String]) -> KeyRules {
         let mut parts: Vec<&str> = PARTS.to_vec();
-        parts.extend(extra_parts.iter().map(String::as_str).filter(|p| !p.is_empty()));
+        parts.extend(
+            extra_parts
+                .iter()
+                .map(String::as_str)
+                .filter(|p| !p.is_empty()),
+        );
         let parts = AhoCorasick::new(parts).expect("a handful of short literal names");
         KeyRules { parts }
     }
@@ -69,11 +74,17 @@ impl KeyRules {
         if is(&WHOLE_KEYS) || is(&LAST_WORDS) {
             return true;
         }
-        if ENDINGS.iter().any(|ending| norm.ends_with(ending.as_bytes())) {
+        if ENDINGS
+            .iter()
+            .any(|ending| norm.ends_with(ending.as_bytes()))
+        {
             return true;
         }
         if let Some(word) = last_word(key.as_bytes()) {
-            if LAST_WORDS.iter().any(|name| name.as_bytes().eq_ignore_ascii_case(word)) {
+            if LAST_WORDS
+                .iter()
+                .any(|name| name.as_bytes().eq_ignore_ascii_case(word))
+            {
                 return true;
             }
         }
@@ -146,7 +157,15 @@ mod tests {
     #[test]
     fn names() {
         let rules = KeyRules::new(&["iban".to_string()]);
-        for key in ["password", "X-Api-Key", "userPin", "oauth", "code", "customer.iban", "\u{212a}ey"] {
+        for key in [
+            "password",
+            "X-Api-Key",
+            "userPin",
+            "oauth",
+            "code",
+            "customer.iban",
+            "\u{212a}ey",
+        ] {
             assert!(rules.is_sensitive(key), "{key}");
         }
         for key in ["author", "spin", "country_code", "userpin", "", "é", "keys"] {

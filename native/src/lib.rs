@@ -69,9 +69,15 @@ impl Masker {
     pub fn new(extra_parts: &[String], patterns: &[(String, u32)]) -> Masker {
         let patterns = patterns
             .iter()
-            .map(|(source, flags)| pattern::compile(source, *flags).map_or(Engine::Python, Engine::Rust))
+            .map(|(source, flags)| {
+                pattern::compile(source, *flags).map_or(Engine::Python, Engine::Rust)
+            })
             .collect();
-        Masker { keys: keys::KeyRules::new(extra_parts), patterns, pairs: free_text::PairPatterns::new() }
+        Masker {
+            keys: keys::KeyRules::new(extra_parts),
+            patterns,
+            pairs: free_text::PairPatterns::new(),
+        }
     }
 
     /// "rust" (any text), "rust-ascii" (ASCII text; Python's `re` for the
@@ -105,11 +111,22 @@ impl Masker {
         }
         for engine in &self.patterns {
             if let Engine::Rust(native) = engine {
-                spans.extend(native.regex.find_iter(text.as_bytes()).map(|m| (m.start(), m.end())));
+                spans.extend(
+                    native
+                        .regex
+                        .find_iter(text.as_bytes())
+                        .map(|m| (m.start(), m.end())),
+                );
             }
         }
-        let python = self.patterns.iter().any(|engine| matches!(engine, Engine::Python));
-        let ascii_only = self.patterns.iter().any(|engine| matches!(engine, Engine::Rust(native) if !native.any_text));
+        let python = self
+            .patterns
+            .iter()
+            .any(|engine| matches!(engine, Engine::Python));
+        let ascii_only = self
+            .patterns
+            .iter()
+            .any(|engine| matches!(engine, Engine::Rust(native) if !native.any_text));
         Spans::new(spans, python, ascii_only)
     }
 
@@ -135,14 +152,27 @@ impl Masker {
         self.scrub(Cow::Borrowed(text), host)
     }
 
-    pub fn mask_json<'t>(&self, text: &'t str, also: &Also, host: &mut dyn PatternHost) -> Masked<'t> {
-        json::Walk { masker: self, also, host }.mask(text, 0)
+    pub fn mask_json<'t>(
+        &self,
+        text: &'t str,
+        also: &Also,
+        host: &mut dyn PatternHost,
+    ) -> Masked<'t> {
+        json::Walk {
+            masker: self,
+            also,
+            host,
+        }
+        .mask(text, 0)
     }
 
     /// One form, query or multipart value: a JSON document in it is masked
     /// by key, anything else as free text.
     pub fn scrub_value<'t>(&self, text: &'t str, host: &mut dyn PatternHost) -> Masked<'t> {
-        if text.trim_start_matches(shapes::is_space).starts_with(['{', '[']) {
+        if text
+            .trim_start_matches(shapes::is_space)
+            .starts_with(['{', '['])
+        {
             return self.mask_json(text, &Also::default(), host);
         }
         self.scrub_free_text(text, host)
@@ -166,7 +196,11 @@ pub struct Spans {
 }
 
 impl Spans {
-    fn new(mut spans: Vec<(usize, usize)>, python_patterns: bool, ascii_only_patterns: bool) -> Spans {
+    fn new(
+        mut spans: Vec<(usize, usize)>,
+        python_patterns: bool,
+        ascii_only_patterns: bool,
+    ) -> Spans {
         spans.sort_unstable();
         let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
         for (start, end) in spans {
@@ -175,7 +209,12 @@ impl Spans {
                 _ => merged.push((start, end)),
             }
         }
-        Spans { spans: merged, next: 0, python_patterns, ascii_only_patterns }
+        Spans {
+            spans: merged,
+            next: 0,
+            python_patterns,
+            ascii_only_patterns,
+        }
     }
 
     /// Whether `unit`, the slice of the text at `start`, needs the value
@@ -208,6 +247,9 @@ fn replace_all<'a>(regex: &regex::bytes::Regex, unit: &'a str) -> Cow<'a, str> {
     match regex.replace_all(unit.as_bytes(), regex::bytes::NoExpand(REDACTED.as_bytes())) {
         Cow::Borrowed(_) => Cow::Borrowed(unit),
         // Only ASCII bytes are ever matched, so the text stays UTF-8.
-        Cow::Owned(bytes) => Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
+        Cow::Owned(bytes) => Cow::Owned(
+            String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
     }
 }

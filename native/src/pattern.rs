@@ -34,7 +34,12 @@ pub fn translate(pattern: &str, flags: u32) -> Option<(String, bool)> {
         Some(rest) => (rest, true),
         None => (pattern, false),
     };
-    let mut parser = Parser { src: body.as_bytes(), at: 0, ignore_case: inline_i || flags & IGNORECASE != 0, unicode_sensitive: false };
+    let mut parser = Parser {
+        src: body.as_bytes(),
+        at: 0,
+        ignore_case: inline_i || flags & IGNORECASE != 0,
+        unicode_sensitive: false,
+    };
     let node = parser.alternation()?;
     if parser.at != parser.src.len() || node.nullable() || !node.repeats_are_solid() {
         return None;
@@ -45,7 +50,11 @@ pub fn translate(pattern: &str, flags: u32) -> Option<(String, bool)> {
 
 pub fn compile(pattern: &str, flags: u32) -> Option<NativePattern> {
     let (source, any_text) = translate(pattern, flags)?;
-    let regex = RegexBuilder::new(&source).unicode(false).size_limit(1 << 20).build().ok()?;
+    let regex = RegexBuilder::new(&source)
+        .unicode(false)
+        .size_limit(1 << 20)
+        .build()
+        .ok()?;
     Some(NativePattern { regex, any_text })
 }
 
@@ -57,7 +66,12 @@ enum Node {
     WordBoundary,
     Concat(Vec<Node>),
     Alternation(Vec<Node>),
-    Repeat { node: Box<Node>, min: u32, max: Option<u32>, lazy: bool },
+    Repeat {
+        node: Box<Node>,
+        min: u32,
+        max: Option<u32>,
+        lazy: bool,
+    },
 }
 
 impl Node {
@@ -78,7 +92,9 @@ impl Node {
     fn repeats_are_solid(&self) -> bool {
         match self {
             Node::Set(_) | Node::WordBoundary => true,
-            Node::Concat(nodes) | Node::Alternation(nodes) => nodes.iter().all(Node::repeats_are_solid),
+            Node::Concat(nodes) | Node::Alternation(nodes) => {
+                nodes.iter().all(Node::repeats_are_solid)
+            }
             Node::Repeat { node, .. } => !node.nullable() && node.repeats_are_solid(),
         }
     }
@@ -87,12 +103,20 @@ impl Node {
         match self {
             Node::Set(set) => emit_set(*set),
             Node::WordBoundary => r"\b".to_string(),
-            Node::Concat(nodes) => nodes.iter().map(|node| format!("(?:{})", node.emit())).collect(),
+            Node::Concat(nodes) => nodes
+                .iter()
+                .map(|node| format!("(?:{})", node.emit()))
+                .collect(),
             Node::Alternation(nodes) => {
                 let branches: Vec<String> = nodes.iter().map(Node::emit).collect();
                 format!("(?:{})", branches.join("|"))
             }
-            Node::Repeat { node, min, max, lazy } => {
+            Node::Repeat {
+                node,
+                min,
+                max,
+                lazy,
+            } => {
                 let count = match max {
                     Some(max) => format!("{{{min},{max}}}"),
                     None => format!("{{{min},}}"),
@@ -176,7 +200,11 @@ impl Parser<'_> {
         while self.eat(b'|') {
             branches.push(self.concatenation()?);
         }
-        Some(if branches.len() == 1 { branches.pop()? } else { Node::Alternation(branches) })
+        Some(if branches.len() == 1 {
+            branches.pop()?
+        } else {
+            Node::Alternation(branches)
+        })
     }
 
     fn concatenation(&mut self) -> Option<Node> {
@@ -209,7 +237,11 @@ impl Parser<'_> {
         self.at += 1;
         let min = self.number()?;
         let max = if self.eat(b',') {
-            if self.peek() == Some(b'}') { None } else { Some(self.number()?) }
+            if self.peek() == Some(b'}') {
+                None
+            } else {
+                Some(self.number()?)
+            }
         } else {
             Some(min)
         };
@@ -224,7 +256,10 @@ impl Parser<'_> {
         while self.peek().is_some_and(|b| b.is_ascii_digit()) {
             self.at += 1;
         }
-        let value: u32 = std::str::from_utf8(&self.src[start..self.at]).ok()?.parse().ok()?;
+        let value: u32 = std::str::from_utf8(&self.src[start..self.at])
+            .ok()?
+            .parse()
+            .ok()?;
         (value <= MAX_REPEAT).then_some(value)
     }
 
@@ -233,7 +268,12 @@ impl Parser<'_> {
         if matches!(self.peek(), Some(b'*' | b'+' | b'?' | b'{')) {
             return None; // possessive (Python 3.11+) or a repeated repeat
         }
-        Some(Node::Repeat { node: Box::new(node), min, max, lazy })
+        Some(Node::Repeat {
+            node: Box::new(node),
+            min,
+            max,
+            lazy,
+        })
     }
 
     fn atom(&mut self) -> Option<Node> {
@@ -254,7 +294,11 @@ impl Parser<'_> {
 
     fn literal(&self, byte: u8) -> Node {
         let set = 1 << byte;
-        Node::Set(if self.ignore_case { fold_case(set) } else { set })
+        Node::Set(if self.ignore_case {
+            fold_case(set)
+        } else {
+            set
+        })
     }
 
     /// `(...)`, `(?:...)` and `(?P<name>...)`; lookaround, backreferences,
@@ -262,7 +306,10 @@ impl Parser<'_> {
     fn group(&mut self) -> Option<Node> {
         if self.eat(b'?') {
             if self.eat(b'P') && self.eat(b'<') {
-                let name_len = self.src[self.at..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+                let name_len = self.src[self.at..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
                 self.at += name_len;
                 if name_len == 0 || !self.eat(b'>') {
                     return None;
@@ -341,7 +388,10 @@ impl Parser<'_> {
                 break;
             }
             first = false;
-            if byte == b'[' || self.src[self.at..].starts_with(b"&&") || self.src[self.at..].starts_with(b"--") {
+            if byte == b'['
+                || self.src[self.at..].starts_with(b"&&")
+                || self.src[self.at..].starts_with(b"--")
+            {
                 return None;
             }
             if self.src[self.at..].starts_with(b"~~") || self.src[self.at..].starts_with(b"||") {
@@ -373,7 +423,8 @@ impl Parser<'_> {
                 byte
             }
         };
-        let is_range = self.peek() == Some(b'-') && self.src.get(self.at + 1).is_some_and(|b| *b != b']');
+        let is_range =
+            self.peek() == Some(b'-') && self.src.get(self.at + 1).is_some_and(|b| *b != b']');
         if !is_range {
             return Some(1 << low);
         }
@@ -402,10 +453,21 @@ mod tests {
 
     #[test]
     fn subset() {
-        for pattern in [r"\b\d{3}-\d{2}-\d{4}\b", r"ACME-[0-9]{4}", r"(?i)secret-\w+", r"[^\s@]+@[\w-]+\.\w+", r"a{2,}?b", r"(?P<x>ab)+c", r"[\]a-]x"] {
+        for pattern in [
+            r"\b\d{3}-\d{2}-\d{4}\b",
+            r"ACME-[0-9]{4}",
+            r"(?i)secret-\w+",
+            r"[^\s@]+@[\w-]+\.\w+",
+            r"a{2,}?b",
+            r"(?P<x>ab)+c",
+            r"[\]a-]x",
+        ] {
             assert!(native(pattern), "{pattern}");
         }
-        for pattern in [r"^a", r"a$", r"(?=a)b", r"(a)\1", r"a{,3}", r"é", r"\u00e9", r"a++", r"(?s).", r"[[a]", r"a*", r"\b", r"(a*)+b", r"\Bx", r"\Ax", r"a{x}", r"[a&&b]", r"(?i:a)b"] {
+        for pattern in [
+            r"^a", r"a$", r"(?=a)b", r"(a)\1", r"a{,3}", r"é", r"\u00e9", r"a++", r"(?s).",
+            r"[[a]", r"a*", r"\b", r"(a*)+b", r"\Bx", r"\Ax", r"a{x}", r"[a&&b]", r"(?i:a)b",
+        ] {
             assert!(!native(pattern), "{pattern}");
         }
         assert!(compile(r"a", UNICODE | 8).is_none()); // re.MULTILINE

@@ -30,7 +30,10 @@ struct Host<'a, 'py> {
 
 impl PatternHost for Host<'_, '_> {
     fn sub(&mut self, index: usize, text: &str) -> Option<String> {
-        let result = self.compiled[index].bind(self.py).call_method1("sub", (REDACTED, text)).and_then(|masked| masked.extract::<String>());
+        let result = self.compiled[index]
+            .bind(self.py)
+            .call_method1("sub", (REDACTED, text))
+            .and_then(|masked| masked.extract::<String>());
         result.map_err(|error| self.error = Some(error)).ok()
     }
 }
@@ -48,21 +51,36 @@ fn also_from(also_sensitive: Option<&Bound<'_, PyAny>>) -> Option<Also> {
     let Some(names) = also_sensitive else {
         return Some(Also::default());
     };
-    let names: PyResult<Vec<String>> = names.try_iter().ok()?.map(|name| name?.extract::<String>()).collect();
+    let names: PyResult<Vec<String>> = names
+        .try_iter()
+        .ok()?
+        .map(|name| name?.extract::<String>())
+        .collect();
     Some(Also::new(names.ok()?))
 }
 
 impl Masker {
-    fn run<'py>(&self, text: &Bound<'py, PyString>, call: impl FnOnce(&crate::Masker, &str, &mut dyn PatternHost) -> Outcome) -> PyResult<Option<Bound<'py, PyString>>> {
+    fn run<'py>(
+        &self,
+        text: &Bound<'py, PyString>,
+        call: impl FnOnce(&crate::Masker, &str, &mut dyn PatternHost) -> Outcome,
+    ) -> PyResult<Option<Bound<'py, PyString>>> {
         let Ok(unit) = text.to_str() else {
             return Ok(None);
         };
-        let mut host = Host { py: text.py(), compiled: &self.compiled, error: None };
+        let mut host = Host {
+            py: text.py(),
+            compiled: &self.compiled,
+            error: None,
+        };
         match call(&self.core, unit, &mut host) {
             Ok(None) => Ok(Some(text.clone())),
             Ok(Some(masked)) => Ok(Some(PyString::new(text.py(), &masked))),
             Err(Stop::Decline) => Ok(None),
-            Err(Stop::Host) => Err(host.error.take().unwrap_or_else(|| PyRuntimeError::new_err("a value pattern failed"))),
+            Err(Stop::Host) => Err(host
+                .error
+                .take()
+                .unwrap_or_else(|| PyRuntimeError::new_err("a value pattern failed"))),
         }
     }
 }
@@ -73,9 +91,18 @@ impl Masker {
     /// (source, flags, compiled) for each REQLOG_SENSITIVE_VALUE_PATTERNS entry.
     #[new]
     fn new(extra_parts: Vec<String>, patterns: Vec<(String, u32, Py<PyAny>)>) -> Self {
-        let sources: Vec<(String, u32)> = patterns.iter().map(|(source, flags, _)| (source.clone(), *flags)).collect();
-        let compiled = patterns.into_iter().map(|(_, _, compiled)| compiled).collect();
-        Masker { core: crate::Masker::new(&extra_parts, &sources), compiled }
+        let sources: Vec<(String, u32)> = patterns
+            .iter()
+            .map(|(source, flags, _)| (source.clone(), *flags))
+            .collect();
+        let compiled = patterns
+            .into_iter()
+            .map(|(_, _, compiled)| compiled)
+            .collect();
+        Masker {
+            core: crate::Masker::new(&extra_parts, &sources),
+            compiled,
+        }
     }
 
     /// The engine of each user pattern: "rust", "rust-ascii" or "python".
@@ -87,36 +114,62 @@ impl Masker {
         key.to_str().ok().map(|key| self.core.is_sensitive_key(key))
     }
 
-    fn scrub_text<'py>(&self, text: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.run(text, |core, unit, host| core.scrub_text(unit, host).map(owned))
+    fn scrub_text<'py>(
+        &self,
+        text: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyString>>> {
+        self.run(text, |core, unit, host| {
+            core.scrub_text(unit, host).map(owned)
+        })
     }
 
-    fn scrub_free_text<'py>(&self, text: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.run(text, |core, unit, host| core.scrub_free_text(unit, host).map(owned))
+    fn scrub_free_text<'py>(
+        &self,
+        text: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyString>>> {
+        self.run(text, |core, unit, host| {
+            core.scrub_free_text(unit, host).map(owned)
+        })
     }
 
-    fn scrub_value<'py>(&self, text: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.run(text, |core, unit, host| core.scrub_value(unit, host).map(owned))
+    fn scrub_value<'py>(
+        &self,
+        text: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyString>>> {
+        self.run(text, |core, unit, host| {
+            core.scrub_value(unit, host).map(owned)
+        })
     }
 
     #[pyo3(signature = (text, also_sensitive=None))]
-    fn mask_json_text<'py>(&self, text: &Bound<'py, PyString>, also_sensitive: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyString>>> {
+    fn mask_json_text<'py>(
+        &self,
+        text: &Bound<'py, PyString>,
+        also_sensitive: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyString>>> {
         let Some(also) = also_from(also_sensitive) else {
             return Ok(None);
         };
-        self.run(text, |core, unit, host| core.mask_json(unit, &also, host).map(owned))
+        self.run(text, |core, unit, host| {
+            core.mask_json(unit, &also, host).map(owned)
+        })
     }
 
     /// Form or query pairs: a list of (key, value) string tuples.
     #[pyo3(signature = (pairs, also_sensitive=None))]
-    fn mask_pairs<'py>(&self, pairs: &Bound<'py, PyList>, also_sensitive: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyList>>> {
+    fn mask_pairs<'py>(
+        &self,
+        pairs: &Bound<'py, PyList>,
+        also_sensitive: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
         let py = pairs.py();
         let Some(also) = also_from(also_sensitive) else {
             return Ok(None);
         };
         let masked = PyList::empty(py);
         for pair in pairs.iter() {
-            let Ok((key, value)) = pair.extract::<(Bound<'py, PyString>, Bound<'py, PyString>)>() else {
+            let Ok((key, value)) = pair.extract::<(Bound<'py, PyString>, Bound<'py, PyString>)>()
+            else {
                 return Ok(None);
             };
             let Ok(name) = key.to_str() else {

@@ -9,7 +9,10 @@ use memchr::memmem;
 use crate::REDACTED;
 
 /// Replaces the spans `find(text, from)` reports, left to right.
-fn replace_spans<'a>(text: &'a str, mut find: impl FnMut(&str, usize) -> Option<(usize, usize)>) -> Cow<'a, str> {
+fn replace_spans<'a>(
+    text: &'a str,
+    mut find: impl FnMut(&str, usize) -> Option<(usize, usize)>,
+) -> Cow<'a, str> {
     let mut out = String::new();
     let mut copied = 0;
     let mut from = 0;
@@ -29,7 +32,10 @@ fn replace_spans<'a>(text: &'a str, mut find: impl FnMut(&str, usize) -> Option<
 /// The characters Python's `str.isspace()` accepts.
 pub fn is_space(ch: char) -> bool {
     matches!(ch, '\t'..='\r' | '\x1c'..='\x20' | '\u{85}' | '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}')
-        || matches!(ch, '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}')
+        || matches!(
+            ch,
+            '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+        )
 }
 
 fn is_token_byte(byte: u8) -> bool {
@@ -74,22 +80,35 @@ pub fn find_bearer(text: &str, from: usize) -> Option<(usize, usize)> {
 
 fn bearer_at(text: &str, bytes: &[u8], start: usize) -> Option<usize> {
     let second = bytes.get(start + 1).map_or(0, |b| b | 0x20);
-    if !matches!((bytes[start] | 0x20, second), (b'b', b'e' | b'a') | (b't', b'o')) {
+    if !matches!(
+        (bytes[start] | 0x20, second),
+        (b'b', b'e' | b'a') | (b't', b'o')
+    ) {
         return None;
     }
     let word_len = [b"bearer".as_slice(), b"token", b"basic"]
         .iter()
-        .find(|word| bytes.len() >= start + word.len() && bytes[start..start + word.len()].eq_ignore_ascii_case(word))?
+        .find(|word| {
+            bytes.len() >= start + word.len()
+                && bytes[start..start + word.len()].eq_ignore_ascii_case(word)
+        })?
         .len();
     if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
         return None;
     }
-    let spaces: usize = text[start + word_len..].chars().take_while(|ch| is_space(*ch)).map(char::len_utf8).sum();
+    let spaces: usize = text[start + word_len..]
+        .chars()
+        .take_while(|ch| is_space(*ch))
+        .map(char::len_utf8)
+        .sum();
     if spaces == 0 {
         return None;
     }
     let value_start = start + word_len + spaces;
-    let value_len = bytes[value_start..].iter().take_while(|b| is_token_byte(**b)).count();
+    let value_len = bytes[value_start..]
+        .iter()
+        .take_while(|b| is_token_byte(**b))
+        .count();
     (value_len >= 8).then_some(value_start + value_len)
 }
 
@@ -114,7 +133,12 @@ pub fn find_jwt(text: &str, from: usize) -> Option<(usize, usize)> {
 }
 
 fn jwt_at(bytes: &[u8], start: usize) -> Option<usize> {
-    let run = |from: usize| bytes[from..].iter().take_while(|b| is_base64url(**b)).count();
+    let run = |from: usize| {
+        bytes[from..]
+            .iter()
+            .take_while(|b| is_base64url(**b))
+            .count()
+    };
     let mut end = start + 3;
     let first = run(end);
     if first < 5 || bytes.get(end + first) != Some(&b'.') {
@@ -168,7 +192,9 @@ fn chain_at(bytes: &[u8], start: usize) -> (usize, usize) {
             end += 1;
             digits += 1;
         }
-        let joined = end + 1 < bytes.len() && matches!(bytes[end], b' ' | b'-') && bytes[end + 1].is_ascii_digit();
+        let joined = end + 1 < bytes.len()
+            && matches!(bytes[end], b' ' | b'-')
+            && bytes[end + 1].is_ascii_digit();
         if !joined {
             return (end, digits);
         }
@@ -183,7 +209,10 @@ pub fn card_chains(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let in_chain = |i: usize| {
         bytes[i].is_ascii_digit()
-            || (matches!(bytes[i], b' ' | b'-') && i > 0 && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+            || (matches!(bytes[i], b' ' | b'-')
+                && i > 0
+                && bytes[i - 1].is_ascii_digit()
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
     };
     let mut chains = Vec::new();
     let mut probe = 12;
@@ -210,9 +239,15 @@ fn chain_groups(bytes: &[u8], start: usize) -> Vec<(usize, usize)> {
     let mut groups = Vec::new();
     let mut at = start;
     loop {
-        let end = at + bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let end = at
+            + bytes[at..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
         groups.push((at, end));
-        let joined = end + 1 < bytes.len() && matches!(bytes[end], b' ' | b'-') && bytes[end + 1].is_ascii_digit();
+        let joined = end + 1 < bytes.len()
+            && matches!(bytes[end], b' ' | b'-')
+            && bytes[end + 1].is_ascii_digit();
         if !joined {
             return groups;
         }
@@ -284,7 +319,10 @@ mod tests {
 
     #[test]
     fn bearer_words() {
-        assert_eq!(bearer("Authorization: Bearer abcdefgh1"), "Authorization: [REDACTED]");
+        assert_eq!(
+            bearer("Authorization: Bearer abcdefgh1"),
+            "Authorization: [REDACTED]"
+        );
         assert_eq!(bearer("TOKEN\u{3000}abcdefgh"), "[REDACTED]");
         assert_eq!(bearer("xtoken abcdefghij"), "xtoken abcdefghij");
         assert_eq!(bearer("étoken abcdefghij"), "é[REDACTED]");
