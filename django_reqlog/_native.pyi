@@ -11,7 +11,9 @@ REDACTED: str
 
 class Masker:
     def __init__(
-        self, extra_parts: list[str], patterns: list[tuple[str, int, re.Pattern[str]]]
+        self,
+        names: tuple[list[str], list[str], list[str], list[str]],
+        patterns: list[tuple[str, int, re.Pattern[str]]],
     ) -> None: ...
     def pattern_engines(self) -> list[str]: ...
     def is_sensitive_key(self, key: str) -> bool | None: ...

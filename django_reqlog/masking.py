@@ -211,10 +211,19 @@ def _core() -> Any:
     if not _NATIVE_ON:
         return None
     if not _CORE:
-        config = _config()
-        patterns = [(p.pattern, p.flags, p) for p in config.patterns]
-        _CORE.append(_native.Masker(list(config.extra_parts), patterns))
+        _CORE.append(_native_masker(_config()))
     return _CORE[0]
+
+
+def _native_masker(config: _Config) -> Any:
+    """The core's masker, given this module's name tables and the settings."""
+    names = (
+        [*_SENSITIVE_PARTS, *config.extra_parts],
+        sorted(_LAST_WORDS),
+        list(_RUN_TOGETHER_ENDINGS),
+        sorted(_WHOLE_KEYS),
+    )
+    return _native.Masker(names, [(p.pattern, p.flags, p) for p in config.patterns])
 
 
 def has_extra_value_patterns() -> bool:

@@ -36,6 +36,7 @@ try:
 except ImportError:  # pragma: no cover - a build without the core
     _native = None  # type: ignore[assignment]
 
+NO_NAMES: tuple[list[str], ...] = ([], [], [], [])
 WANTED = os.environ.get("REQLOG_NATIVE", "").strip() != "0"
 needs_core = pytest.mark.skipif(_native is None, reason="django_reqlog._native is not built")
 # A \u escape of a surrogate: the core declines JSON holding a lone one.
@@ -88,9 +89,7 @@ def settings_variant(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def core() -> Any:
-    config = masking._config()
-    patterns = [(p.pattern, p.flags, p) for p in config.patterns]
-    return _native.Masker(list(config.extra_parts), patterns)
+    return masking._native_masker(masking._config())
 
 
 def same(got: str | None, expected: str, text: str) -> None:
@@ -252,7 +251,7 @@ def test_patterns_in_the_subset_mean_the_same_in_rust(pattern, text):
         compiled = re.compile(pattern)
     except re.error:
         return  # Python refuses it: never a user pattern
-    masker = _native.Masker([], [(pattern, compiled.flags, compiled)])
+    masker = _native.Masker(NO_NAMES, [(pattern, compiled.flags, compiled)])
     assert _native.translate_pattern(pattern, compiled.flags) is not None, pattern
     assert masker.scrub_text(text) == masking._scrub(text, (compiled,)), (pattern, text)
 
@@ -285,7 +284,7 @@ def test_patterns_in_the_subset_mean_the_same_in_rust(pattern, text):
 def test_patterns_outside_the_subset_stay_in_python(pattern, why):
     compiled = re.compile(pattern)
     assert _native.translate_pattern(pattern, compiled.flags) is None, why
-    masker = _native.Masker([], [(pattern, compiled.flags, compiled)])
+    masker = _native.Masker(NO_NAMES, [(pattern, compiled.flags, compiled)])
     assert masker.pattern_engines() == ["python"]
     for text in ["x1\n", "ACME-1", "id:42", "1234", "aa", "éé1", "ab", "a.b", "xx"]:
         assert masker.scrub_text(text) == compiled.sub(masking.REDACTED, text)
@@ -294,7 +293,7 @@ def test_patterns_outside_the_subset_stay_in_python(pattern, why):
 @needs_core
 def test_engines_of_the_documented_patterns():
     compiled = [re.compile(p) for p in ms.USER_PATTERNS]
-    masker = _native.Masker([], [(p.pattern, p.flags, p) for p in compiled])
+    masker = _native.Masker(NO_NAMES, [(p.pattern, p.flags, p) for p in compiled])
     assert masker.pattern_engines() == [
         "rust-ascii",
         "rust",
@@ -320,7 +319,7 @@ def test_engines_of_the_documented_patterns():
 )
 def test_unicode_text_gets_python_semantics(pattern, text):
     compiled = re.compile(pattern)
-    masker = _native.Masker([], [(pattern, compiled.flags, compiled)])
+    masker = _native.Masker(NO_NAMES, [(pattern, compiled.flags, compiled)])
     assert masker.pattern_engines() == ["rust-ascii"]
     assert masker.scrub_text(text) == compiled.sub(masking.REDACTED, text)
 
@@ -345,6 +344,6 @@ def test_a_raising_python_pattern_raises_through_the_core():
         def sub(self, replacement: str, text: str) -> str:
             raise ValueError("boom")
 
-    masker = _native.Masker([], [("(?<=x)y", 32, Exploding())])
+    masker = _native.Masker(NO_NAMES, [("(?<=x)y", 32, Exploding())])
     with pytest.raises(ValueError, match="boom"):
         masker.scrub_text("xy")

@@ -2,53 +2,31 @@
 
 use aho_corasick::AhoCorasick;
 
-/// Normalised names that are secret anywhere inside a key.
-const PARTS: [&str; 20] = [
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "accesskey",
-    "authorization",
-    "credential",
-    "privatekey",
-    "sessionid",
-    "sessid",
-    "csrf",
-    "xsrf",
-    "cookie",
-    "cardnumber",
-    "creditcard",
-    "cvv",
-    "cvc",
-    "signature",
-];
-/// Secret as the whole key or as its last word.
-const LAST_WORDS: [&str; 8] = ["auth", "pwd", "session", "pin", "ssn", "sid", "jwt", "otp"];
-/// Secret at the end of a run-together key ("oauth", "dbpwd").
-const ENDINGS: [&str; 7] = ["auth", "pwd", "session", "sid", "ssn", "jwt", "otp"];
-/// Secret only as the whole key.
-const WHOLE_KEYS: [&str; 6] = ["code", "key", "nonce", "otp", "refresh", "state"];
+/// The sensitive names, normalised. The tables live in one place,
+/// `django_reqlog/masking.py`, which hands them to the core.
+#[derive(Default)]
+pub struct Names {
+    /// Secret anywhere inside a key (REQLOG_SENSITIVE_FIELDS among them).
+    pub parts: Vec<String>,
+    /// Secret as the whole key or as its last word.
+    pub last_words: Vec<String>,
+    /// Secret at the end of a run-together key ("oauth", "dbpwd").
+    pub endings: Vec<String>,
+    /// Secret only as the whole key.
+    pub whole_keys: Vec<String>,
+}
 
-/// The key rules: the built-in names plus REQLOG_SENSITIVE_FIELDS.
+/// The key rules of "Keys" in the specification.
 pub struct KeyRules {
+    names: Names,
     parts: AhoCorasick,
 }
 
 impl KeyRules {
-    /// `extra_parts` are REQLOG_SENSITIVE_FIELDS, already normalised.
-    pub fn new(extra_parts: &[String]) -> KeyRules {
-        let mut parts: Vec<&str> = PARTS.to_vec();
-        parts.extend(
-            extra_parts
-                .iter()
-                .map(String::as_str)
-                .filter(|p| !p.is_empty()),
-        );
-        let parts = AhoCorasick::new(parts).expect("a handful of short literal names");
-        KeyRules { parts }
+    pub fn new(names: Names) -> KeyRules {
+        let parts = names.parts.iter().filter(|part| !part.is_empty());
+        let parts = AhoCorasick::new(parts).expect("short literal names");
+        KeyRules { names, parts }
     }
 
     pub fn is_sensitive(&self, key: &str) -> bool {
@@ -70,18 +48,22 @@ impl KeyRules {
         if norm.is_empty() {
             return false;
         }
-        let is = |names: &[&str]| names.iter().any(|name| name.as_bytes() == norm);
-        if is(&WHOLE_KEYS) || is(&LAST_WORDS) {
+        let is = |names: &[String]| names.iter().any(|name| name.as_bytes() == norm);
+        if is(&self.names.whole_keys) || is(&self.names.last_words) {
             return true;
         }
-        if ENDINGS
+        if self
+            .names
+            .endings
             .iter()
             .any(|ending| norm.ends_with(ending.as_bytes()))
         {
             return true;
         }
         if let Some(word) = last_word(key.as_bytes()) {
-            if LAST_WORDS
+            if self
+                .names
+                .last_words
                 .iter()
                 .any(|name| name.as_bytes().eq_ignore_ascii_case(word))
             {
@@ -154,9 +136,18 @@ mod tests {
         assert_eq!(last_word(b"42"), None);
     }
 
+    fn strings(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| word.to_string()).collect()
+    }
+
     #[test]
     fn names() {
-        let rules = KeyRules::new(&["iban".to_string()]);
+        let rules = KeyRules::new(Names {
+            parts: strings(&["password", "apikey", "iban"]),
+            last_words: strings(&["auth", "pin"]),
+            endings: strings(&["auth"]),
+            whole_keys: strings(&["code", "key"]),
+        });
         for key in [
             "password",
             "X-Api-Key",

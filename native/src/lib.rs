@@ -64,9 +64,9 @@ pub struct Masker {
 }
 
 impl Masker {
-    /// `extra_parts`: REQLOG_SENSITIVE_FIELDS, normalised; `patterns`:
+    /// `names`: the sensitive key names; `patterns`:
     /// REQLOG_SENSITIVE_VALUE_PATTERNS with their Python flags.
-    pub fn new(extra_parts: &[String], patterns: &[(String, u32)]) -> Masker {
+    pub fn new(names: keys::Names, patterns: &[(String, u32)]) -> Masker {
         let patterns = patterns
             .iter()
             .map(|(source, flags)| {
@@ -74,7 +74,7 @@ impl Masker {
             })
             .collect();
         Masker {
-            keys: keys::KeyRules::new(extra_parts),
+            keys: keys::KeyRules::new(names),
             patterns,
             pairs: free_text::PairPatterns::new(),
         }

@@ -87,10 +87,22 @@ impl Masker {
 
 #[pymethods]
 impl Masker {
-    /// `extra_parts`: REQLOG_SENSITIVE_FIELDS, normalised; `patterns`:
-    /// (source, flags, compiled) for each REQLOG_SENSITIVE_VALUE_PATTERNS entry.
+    /// `names`: the normalised sensitive names (parts, with
+    /// REQLOG_SENSITIVE_FIELDS; last words; endings; whole keys);
+    /// `patterns`: (source, flags, compiled) for each
+    /// REQLOG_SENSITIVE_VALUE_PATTERNS entry.
     #[new]
-    fn new(extra_parts: Vec<String>, patterns: Vec<(String, u32, Py<PyAny>)>) -> Self {
+    fn new(
+        names: (Vec<String>, Vec<String>, Vec<String>, Vec<String>),
+        patterns: Vec<(String, u32, Py<PyAny>)>,
+    ) -> Self {
+        let (parts, last_words, endings, whole_keys) = names;
+        let names = crate::keys::Names {
+            parts,
+            last_words,
+            endings,
+            whole_keys,
+        };
         let sources: Vec<(String, u32)> = patterns
             .iter()
             .map(|(source, flags, _)| (source.clone(), *flags))
@@ -100,7 +112,7 @@ impl Masker {
             .map(|(_, _, compiled)| compiled)
             .collect();
         Masker {
-            core: crate::Masker::new(&extra_parts, &sources),
+            core: crate::Masker::new(names, &sources),
             compiled,
         }
     }
