@@ -11,11 +11,11 @@ PYTEST_ARGS ?=
 # Editing the compiled core (native/) reinstalls, which rebuilds it.
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 
-.PHONY: help venv lint typecheck test test-core test-dj42 test-reference test-native test-no-rust demo bench clean es-start es-stop elastalert-venv
+.PHONY: help venv lint typecheck test test-core test-dj42 test-reference test-native test-no-rust demo bench clean es-start es-stop kafka-start kafka-stop elastalert-venv
 
 help:
 	@echo "make demo   - run example_project under gunicorn, drive traffic, print the report"
-	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch, run tests"
+	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch and Kafka, run tests"
 	@echo "make bench  - measure request overhead and shipper throughput (benchmarks/results.md)"
 
 # `pip install -e .` builds the compiled core (django_reqlog._native) with
@@ -44,8 +44,11 @@ typecheck: $(STAMP)
 # The integration tests need a real Elasticsearch node: esnode.py fetches
 # Elastic's own distribution from Maven Central, starts it on 127.0.0.1 with
 # security on, runs the command with its URL and credentials in the
-# environment, and stops it by PID whatever the outcome.
-#
+# environment, and stops it by PID whatever the outcome. kafkanode.py does the
+# same for Apache Kafka's broker (kafka_2.13 and its dependencies, fetched with
+# mvn), inside it.
+KAFKANODE := $(PY) tests/testbed/kafkanode.py
+
 # Masking has two implementations that must agree: the compiled core (used
 # when it is built) and the pure-Python reference (REQLOG_NATIVE=0, and every
 # install without a Rust toolchain). test-core runs everything with the core;
@@ -57,7 +60,7 @@ typecheck: $(STAMP)
 test: lint typecheck test-native test-core test-reference test-dj42 test-no-rust
 
 test-core: $(STAMP) elastalert-venv
-	$(PY) tests/testbed/esnode.py run -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) tests/testbed/esnode.py run -- $(KAFKANODE) run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 # ElastAlert2 pins an old elasticsearch client and needs Python 3.12, so it
 # lives in its own virtualenv under .cache/ (found via pyenv or PATH).
@@ -72,8 +75,7 @@ test-dj42: $(STAMP42)
 	REQLOG_NATIVE=0 REQLOG_HYPOTHESIS_PROFILE=reqlog-privacy-smoke $(PY42) -m pytest -m "not es and not slow" -q $(PYTEST_ARGS)
 
 test-reference: $(STAMP)
-	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/test_privacy_leaks.py tests/test_privacy_events.py \
-		tests/test_privacy_transparency.py tests/test_privacy_config.py tests/test_core_masking.py \
+	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/test_privacy_*.py tests/test_core_masking.py \
 		tests/test_core_formatters.py tests/test_core_middleware.py
 
 test-native:
@@ -88,12 +90,18 @@ es-start: $(STAMP)
 es-stop: $(STAMP)
 	$(PY) tests/testbed/esnode.py stop
 
+kafka-start: $(STAMP)
+	$(KAFKANODE) start
+
+kafka-stop: $(STAMP)
+	$(KAFKANODE) stop
+
 demo: $(STAMP)
 	$(PY) example_project/demo.py
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
-	$(PY) tests/testbed/esnode.py run --optional -- $(PY) benchmarks/run.py
+	$(PY) tests/testbed/esnode.py run --optional -- $(KAFKANODE) run --optional -- $(PY) benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) $(VENV42) .cache build dist *.egg-info example_project/var native/target django_reqlog/_native*.so

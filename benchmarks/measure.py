@@ -294,11 +294,17 @@ def _events(count: int) -> list[object]:
 
 def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
     """Events/s and worker CPU per event: format, frame and send ``count`` records."""
-    variant_name = {"tcp": "reqlog-tcp", "es": "reqlog-es"}[target]
+    # Kafka shares the TCP variant's Django setup: only the handler differs.
+    variant_name = {"tcp": "reqlog-tcp", "es": "reqlog-es", "kafka": "reqlog-tcp"}[target]
     _, stack = _setup(variant_name, workdir)
     stack.close()  # only its configuration is wanted; a fresh handler is timed below
     from benchmarks.variants import es_options
-    from django_reqlog.handlers import ElasticsearchHandler, LogstashHandler, ShipperHandler
+    from django_reqlog.handlers import (
+        ElasticsearchHandler,
+        KafkaHandler,
+        LogstashHandler,
+        ShipperHandler,
+    )
 
     spool = os.path.join(workdir, f"spool-shipper-{target}-{os.getpid()}")
     results = []
@@ -313,6 +319,13 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
                 queue_size=count,
                 **es_options(),
             )
+        elif target == "kafka":
+            handler = KafkaHandler(
+                os.environ["REQLOG_TEST_KAFKA_BOOTSTRAP"],
+                topic="reqlog-bench",
+                spool_dir=spool,
+                queue_size=count,
+            )
         else:
             port = int(os.environ["REQLOG_BENCH_READ_PORT"])
             handler = LogstashHandler("127.0.0.1", port, spool_dir=spool, queue_size=count)
@@ -322,12 +335,14 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
         handler.wait_idle(30.0)
         gc.collect()
         cpu0 = _thread_cpu_s(worker.native_id)
+        process0 = time.process_time()
         wall0 = time.perf_counter()
         for event in events[1:]:
             handler.queue_request_event(event)  # type: ignore[arg-type]
         handler.wait_idle(120.0)
         wall1 = time.perf_counter()
         cpu1 = _thread_cpu_s(worker.native_id)
+        process1 = time.process_time()
         sent = handler.metrics.status()
         handler.close()
         events = count - 1
@@ -335,6 +350,8 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
             {
                 "events_per_s": events / (wall1 - wall0),
                 "worker_cpu_us_per_event": (cpu1 - cpu0) / events * 1e6,
+                # Every thread: the sender and a client library's own threads too.
+                "process_cpu_us_per_event": (process1 - process0) / events * 1e6,
                 "metrics": sent,
             }
         )

@@ -241,6 +241,9 @@ def main() -> int:
         if has_es:
             print("shipper throughput (Elasticsearch) ...", flush=True)
             shippers["es"] = _run_json(["shipper", "es", str(args.shipper_events)], env, 600)
+        if os.environ.get("REQLOG_TEST_KAFKA_BOOTSTRAP"):
+            print("shipper throughput (Kafka) ...", flush=True)
+            shippers["kafka"] = _run_json(["shipper", "kafka", str(args.shipper_events)], env, 600)
         print("queue memory ...", flush=True)
         memory = _run_json(["queue-memory", "10000"], env, 600)
         print("worker CPU with and without body masking ...", flush=True)
@@ -382,11 +385,13 @@ def _report(
     for target, label in (
         ("tcp", "LogstashHandler → reading TCP sink"),
         ("es", "ElasticsearchHandler → real Elasticsearch"),
+        ("kafka", "KafkaHandler → real Kafka broker"),
     ):
         shipper = shippers.get(target)
         if shipper is None:
-            if target == "es":
-                lines.append(f"| {label} | not run (no REQLOG_TEST_ES_URL) | | |")
+            if target in ("es", "kafka"):
+                variable = {"es": "REQLOG_TEST_ES_URL", "kafka": "REQLOG_TEST_KAFKA_BOOTSTRAP"}
+                lines.append(f"| {label} | not run (no {variable[target]}) | | |")
             continue
         best = shipper["best"]
         us = best["worker_cpu_us_per_event"]
@@ -400,6 +405,7 @@ def _report(
         "handler is idle; worker CPU is the worker thread's own utime+stime from /proc "
         "(best of 3 runs).",
         "",
+        *_kafka_note(shippers.get("kafka")),
     ]
     if memory is not None:
         lines += [
@@ -412,6 +418,19 @@ def _report(
     lines += _paired_section(paired)
     lines += _targets(samples, shippers, memory, paired)
     return "\n".join(lines) + "\n"
+
+
+def _kafka_note(kafka: dict[str, Any] | None) -> list[str]:
+    """librdkafka sends from threads of its own: count the whole process too."""
+    if kafka is None or "process_cpu_us_per_event" not in kafka["best"]:
+        return []
+    us = kafka["best"]["process_cpu_us_per_event"]
+    return [
+        f"Kafka, whole process (worker, sender and librdkafka's threads): {us:.1f} µs/event, "
+        f"{1e6 / us if us else 0:,.0f} events/s per core; the broker runs on the same machine "
+        "(idempotent producer, acks=all, a single broker).",
+        "",
+    ]
 
 
 def _split_section(split: dict[str, Any] | None) -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 _orjson_dumps: Callable[..., bytes] | None
-_loads: Callable[[str], Any]
+_loads: Callable[[str | bytes], Any]
 try:
     import orjson
 
@@ -27,6 +27,17 @@ def is_json(text: str) -> bool:
     except (ValueError, RecursionError):
         return False
     return True
+
+
+def loads(data: str | bytes) -> Any:
+    """Parse one JSON document: orjson when installed, and the stdlib for the
+    few things orjson refuses (NaN, integers beyond 64 bits)."""
+    try:
+        return _loads(data)
+    except ValueError:
+        if _loads is json.loads:
+            raise
+        return json.loads(data)
 
 
 def _fallback(value: Any) -> str:

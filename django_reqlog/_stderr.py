@@ -37,8 +37,14 @@ def warn(message: str, *, key: str | None = None) -> None:
         _state.last[key] = now
         skipped = _state.suppressed.pop(key, 0)
     suffix = f" ({skipped} similar messages suppressed)" if skipped else ""
+    say(f"{message}{suffix}")
+
+
+def say(message: str) -> None:
+    """Print ``message`` now. For reports their caller already makes once each
+    (settings problems), which a rate limit must not swallow."""
     try:
-        sys.stderr.write(f"django-reqlog: {message}{suffix}\n")
+        sys.stderr.write(f"django-reqlog: {message}\n")
         sys.stderr.flush()
     except Exception:  # stderr itself may be closed at interpreter exit
         return

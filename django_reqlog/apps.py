@@ -12,8 +12,10 @@ class ReqlogConfig(AppConfig):
 
     def ready(self) -> None:
         from django_reqlog import checks  # noqa: F401  (registers the checks)
-        from django_reqlog.conf import clear_caches
+        from django_reqlog.conf import clear_caches, validate
         from django_reqlog.middleware import remember_exception
 
         setting_changed.connect(clear_caches, dispatch_uid="django_reqlog.clear_caches")
         got_request_exception.connect(remember_exception, dispatch_uid="django_reqlog.exc")
+        # gunicorn and uvicorn run no system checks: validate (and report) now.
+        validate()

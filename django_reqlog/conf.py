@@ -1,8 +1,15 @@
 """Lazily read ``REQLOG_*`` settings, one typed property each.
 
-Reading at use time (never at import) keeps ``override_settings`` working.
-Derived values that are costly to build (compiled regexes, networks,
+Every value is validated through its row in ``setting_specs`` (the one place
+its default is written) and an invalid one is replaced by the row's safe
+fallback, so a typo never reaches the request path. Values are read on first
+use after a change, never at import, which keeps ``override_settings``
+working; they and the values derived from them (compiled regexes, networks,
 imported callables) are cached and dropped on ``setting_changed``.
+
+Validation also reports: once at startup (``AppConfig.ready``) and on every
+change, each problem goes to stderr and to the ``django_reqlog`` logger
+(``setting_reports``), because gunicorn and uvicorn run no system checks.
 """
 
 from __future__ import annotations
@@ -10,72 +17,143 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from django_reqlog import setting_reports, setting_specs
+from django_reqlog.setting_specs import KNOWN_NAMES, SPECS, Spec
+from django_reqlog.validation import Checked, Problem, joined_pattern, unknown_names
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 RedactCallback = Callable[[dict[str, Any]], dict[str, Any]]
+T = TypeVar("T")
+
+_UNSET = object()
+
+
+def _checked(spec: Spec[T]) -> Checked[T]:
+    raw = getattr(settings, spec.name, _UNSET)
+    return Checked(spec.default) if raw is _UNSET else spec.validate(raw)
+
+
+def settings_problems() -> list[Problem]:
+    """Everything wrong with the ``REQLOG_*`` settings now (the system checks)."""
+    return _validate_all()[1]
+
+
+def _validate_all() -> tuple[dict[str, object], list[Problem]]:
+    values: dict[str, object] = {}
+    problems: list[Problem] = []
+    for spec in SPECS:
+        checked = _checked(spec)
+        values[spec.name] = checked.value
+        problems.extend(checked.problems)
+    problems.extend(unknown_names(dir(settings), KNOWN_NAMES))
+    return values, problems
+
+
+class _Values:
+    """The validated values of the configuration in effect, by setting name."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, object] = {}
+        self.lock = threading.RLock()
+        self.validating = False
+
+
+_values = _Values()
+
+
+def validate() -> None:
+    """Validate every setting, keep the values and report the problems.
+
+    Called by ``AppConfig.ready``, on ``setting_changed`` and on the first
+    read, so the report is made even when the app is not installed."""
+    with _values.lock:
+        _values.validating = True
+        try:
+            by_name, problems = _validate_all()
+        finally:
+            _values.validating = False
+        _values.by_name = by_name
+    silenced = getattr(settings, "SILENCED_SYSTEM_CHECKS", ())
+    setting_reports.report(problems, silenced)
+
+
+def _value(spec: Spec[T]) -> T:
+    try:
+        return cast(T, _values.by_name[spec.name])
+    except KeyError:
+        pass
+    with _values.lock:
+        if spec.name not in _values.by_name:
+            if _values.validating:
+                # Read while validating (the redact callback's module, say):
+                # this one setting, without reporting.
+                return _checked(spec).value
+            validate()
+        return cast(T, _values.by_name[spec.name])
 
 
 class Settings:
-    """The package's settings, with the defaults documented in the README."""
+    """The package's settings; defaults and fallbacks are in ``setting_specs``."""
 
     @property
     def enabled(self) -> bool:
-        return bool(getattr(settings, "REQLOG_ENABLED", True))
+        return _value(setting_specs.ENABLED)
 
     @property
     def max_body_bytes(self) -> int:
-        return int(getattr(settings, "REQLOG_MAX_BODY_BYTES", 8192))
+        return _value(setting_specs.MAX_BODY_BYTES)
 
     @property
     def capture_request_body(self) -> bool:
-        return bool(getattr(settings, "REQLOG_CAPTURE_REQUEST_BODY", True))
+        return _value(setting_specs.CAPTURE_REQUEST_BODY)
 
     @property
     def capture_response_body(self) -> bool:
-        return bool(getattr(settings, "REQLOG_CAPTURE_RESPONSE_BODY", False))
+        return _value(setting_specs.CAPTURE_RESPONSE_BODY)
 
     @property
     def capture_headers(self) -> bool:
-        return bool(getattr(settings, "REQLOG_CAPTURE_HEADERS", False))
+        return _value(setting_specs.CAPTURE_HEADERS)
 
     @property
     def sensitive_fields(self) -> Sequence[str]:
-        return tuple(getattr(settings, "REQLOG_SENSITIVE_FIELDS", ()))
+        return _value(setting_specs.SENSITIVE_FIELDS)
 
     @property
     def sensitive_value_patterns(self) -> Sequence[str]:
-        return tuple(getattr(settings, "REQLOG_SENSITIVE_VALUE_PATTERNS", ()))
+        return _value(setting_specs.SENSITIVE_VALUE_PATTERNS)
 
     @property
     def redact_callback(self) -> str | None:
-        value: str | None = getattr(settings, "REQLOG_REDACT_CALLBACK", None)
-        return value
+        return _value(setting_specs.REDACT_CALLBACK)
 
     @property
     def trusted_proxies(self) -> Sequence[str]:
-        return tuple(getattr(settings, "REQLOG_TRUSTED_PROXIES", ()))
+        return _value(setting_specs.TRUSTED_PROXIES)
 
     @property
     def request_id_header(self) -> str:
-        return str(getattr(settings, "REQLOG_REQUEST_ID_HEADER", "X-Request-ID"))
+        return _value(setting_specs.REQUEST_ID_HEADER)
 
     @property
     def skip_paths(self) -> Sequence[str]:
-        return tuple(getattr(settings, "REQLOG_SKIP_PATHS", ()))
+        return _value(setting_specs.SKIP_PATHS)
 
     @property
     def sample_rate(self) -> float:
-        return float(getattr(settings, "REQLOG_SAMPLE_RATE", 1.0))
+        return _value(setting_specs.SAMPLE_RATE)
 
     @property
     def slow_request_ms(self) -> int:
-        return int(getattr(settings, "REQLOG_SLOW_REQUEST_MS", 1000))
+        return _value(setting_specs.SLOW_REQUEST_MS)
 
     # Connection settings for the management commands (reqlog_setup,
     # reqlog_check, reqlog_report --elasticsearch). Each falls back to the
@@ -134,26 +212,16 @@ conf = Settings()
 
 
 class _Derived:
-    """Values derived from settings, built on first use and cleared on change.
-
-    Invalid entries are ignored here; system checks report them, so a typo in
-    settings never turns into an exception inside a user's request.
-    """
+    """Values built from the validated settings on first use, dropped on change."""
 
     @cached_property
     def skip_path_re(self) -> re.Pattern[str] | None:
-        parts = [p for p in conf.skip_paths if _compiles(p)]
-        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+        patterns = conf.skip_paths
+        return re.compile(joined_pattern(patterns)) if patterns else None
 
     @cached_property
     def trusted_networks(self) -> tuple[IPNetwork, ...]:
-        networks = []
-        for entry in conf.trusted_proxies:
-            try:
-                networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
-            except ValueError:
-                continue
-        return tuple(networks)
+        return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in conf.trusted_proxies)
 
     @cached_property
     def redact_callback(self) -> RedactCallback | None:
@@ -162,7 +230,7 @@ class _Derived:
             return None
         try:
             func: RedactCallback = import_string(path)
-        except ImportError:
+        except ImportError:  # validated, but the module may have gone since
             return None
         return func
 
@@ -186,15 +254,13 @@ def register_cache_clearer(func: Callable[[], None]) -> None:
 
 
 def clear_caches(*, setting: str, **kwargs: Any) -> None:
-    """``setting_changed`` receiver; connected in ``AppConfig.ready``."""
+    """``setting_changed`` receiver; connected in ``AppConfig.ready``.
+
+    Drops every cache, then validates the new configuration at once, so a
+    bad value set by ``override_settings`` is reported even if nothing
+    reads it."""
     if setting.startswith("REQLOG_"):
+        _values.by_name = {}
         for func in _CLEARERS:
             func()
-
-
-def _compiles(pattern: object) -> bool:
-    try:
-        re.compile(str(pattern))
-    except re.error:
-        return False
-    return True
+        validate()

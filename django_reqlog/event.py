@@ -19,17 +19,19 @@ from django_reqlog.masking import (
     is_sensitive_key,
     mask_json_text,
     mask_pairs,
+    normalise_key,
     scrub_free_text,
     scrub_text,
     scrub_value,
 )
+from django_reqlog.setting_specs import MAX_BODY_BYTES
 
 MAX_HEADER_VALUE = 8 * 1024
 MAX_HEADERS = 100
 MAX_TEXT_FIELD = 8 * 1024  # path, query, user agent and other single values
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class RequestFacts:
     """What the middleware saw, copied but not interpreted.
 
@@ -54,25 +56,40 @@ class RequestFacts:
     content_type: str
     content_length: int | None
     content_encoding: str
+    remote_port: str = ""
     trace_id: str | None = None
-    # Known when the middleware makes the facts: ahead of the fields filled in
-    # afterwards, so it can pass everything positionally.
+    parent_span_id: str | None = None
+    span_id: str | None = None
     status: int = 0
-    max_body_bytes: int = 8192
+    max_body_bytes: int = MAX_BODY_BYTES.default
     headers: list[tuple[str, str]] | None = None
     body_prefix: bytes | None = None
     body_bytes: int | None = None
+    # REQLOG_CAPTURE_REQUEST_BODY is off: the size is known, the bytes were not looked at.
+    body_omitted: bool = False
+    # Whether the application left part of the body unread (None: not known).
+    body_unread: bool | None = None
+    # Multipart bodies: each part's raw header block, its exact size, and
+    # whether its end was seen; counted as the stream passed, bytes not kept.
+    body_parts: tuple[tuple[bytes, int, bool], ...] | None = None
     sensitive_post: frozenset[str] | None = None
     route: str | None = None
     view: str | None = None
+    # The URL's captured route parameters as (name, text), for masking the path.
+    route_kwargs: tuple[tuple[str, str], ...] | None = None
     response_content_type: str = ""
     response_bytes: int | None = None
     response_body_prefix: bytes | None = None
     response_truncated: bool = False
+    # A streaming response closed before its iterator was exhausted (None: not streamed).
+    response_aborted: bool | None = None
     user_id: str | None = None
     username: str | None = None
     duration_ns: int = 0
     slow: bool = False
+    # The probability this event was kept with (REQLOG_SAMPLE_RATE for sampled
+    # requests, 1.0 for those never sampled out).
+    sample_rate: float = 1.0
     _fields: dict[str, Any] | None = field(default=None, repr=False)
 
 
@@ -118,17 +135,90 @@ def request_fields(facts: RequestFacts) -> dict[str, Any]:
 
 
 def _build(facts: RequestFacts) -> dict[str, Any]:
-    client_ip, chain, peer_ip = _addresses(facts.remote_addr, facts.forwarded_for)
+    return {
+        **_event_fields(facts),
+        **_url_fields(facts),
+        **_party_fields(facts),
+        **_body_fields(facts),
+    }
+
+
+def _event_fields(facts: RequestFacts) -> dict[str, Any]:
+    """Identity, trace context, timing, outcome and sampling."""
+    return {
+        "event_id": facts.event_id,
+        "request_id": facts.request_id,
+        "trace_id": facts.trace_id,
+        "span_id": facts.span_id,
+        # This request is the service's transaction: its span is the transaction.
+        "transaction_id": facts.span_id,
+        "parent_span_id": facts.parent_span_id,
+        "start": facts.started_at,
+        "end": facts.started_at + facts.duration_ns / 1e9,
+        "status": facts.status,
+        "duration_ns": facts.duration_ns,
+        "outcome": "failure" if facts.status >= 500 else "success",
+        "slow": facts.slow,
+        "sample_rate": facts.sample_rate,
+        # How many requests this event stands for: what dashboards sum.
+        "sample_weight": 1.0 / facts.sample_rate if facts.sample_rate > 0 else None,
+    }
+
+
+def _url_fields(facts: RequestFacts) -> dict[str, Any]:
     query = _masked_query(facts.query_string)
-    path = _masked_text(facts.path)
+    path = facts.path
+    if facts.route_kwargs:
+        path = mask_route_params(path, facts.route or "", facts.route_kwargs)
+    path = _masked_text(path)
+    url_original = f"{path}?{query}" if query else path
     host, _, port = facts.host.rpartition(":") if _has_port(facts.host) else (facts.host, "", "")
-    body, kind, truncated = _body(
-        facts.body_prefix,
-        facts.body_bytes,
-        facts.content_type,
-        facts.content_encoding,
-        facts.sensitive_post,
-    )
+    return {
+        "method": _cap(facts.method, 32),
+        "scheme": facts.scheme,
+        "domain": _cap(host, 255) or None,
+        "port": int(port) if port.isdigit() else None,
+        "path": path,
+        "query": query or None,
+        "url_original": url_original,
+        "url_full": _url_full(facts.scheme, facts.host, url_original),
+        "http_version": facts.http_version.removeprefix("HTTP/") or None,
+        "route": facts.route,
+        "view": facts.view,
+    }
+
+
+def _party_fields(facts: RequestFacts) -> dict[str, Any]:
+    """Who sent the request, through what, and with which headers."""
+    client_ip, chain, peer_ip = _addresses(facts.remote_addr, facts.forwarded_for)
+    peer_port = int(facts.remote_port) if facts.remote_port.isdigit() else None
+    return {
+        "client_ip": client_ip,
+        # The client's port is the peer's, unless the client came from X-Forwarded-For.
+        "client_port": peer_port if client_ip is not None and client_ip == peer_ip else None,
+        "peer_ip": peer_ip,
+        "peer_port": peer_port,
+        "proxy_chain": list(chain) if facts.forwarded_for else None,
+        "user_id": facts.user_id,
+        "username": _cap(facts.username, 256) if facts.username is not None else None,
+        "user_agent": _masked_text(facts.user_agent) or None,
+        "referer": _mask_url(_cap(facts.referer)) or None,
+        "headers": _headers(facts.headers) if facts.headers is not None else None,
+    }
+
+
+def _body_fields(facts: RequestFacts) -> dict[str, Any]:
+    if facts.body_omitted:
+        body, kind, truncated = None, "omitted" if facts.body_bytes else "empty", False
+    else:
+        body, kind, truncated = _body(
+            facts.body_prefix,
+            facts.body_bytes,
+            facts.content_type,
+            facts.content_encoding,
+            facts.sensitive_post,
+            parts=facts.body_parts,
+        )
     response_body, _, response_truncated = _body(
         facts.response_body_prefix,
         facts.response_bytes,
@@ -136,45 +226,27 @@ def _build(facts: RequestFacts) -> dict[str, Any]:
         "",
         None,
     )
-    if facts.response_truncated:
-        response_truncated = True
-    fields: dict[str, Any] = {
-        "event_id": facts.event_id,
-        "request_id": facts.request_id,
-        "trace_id": facts.trace_id,
-        "method": _cap(facts.method, 32),
-        "scheme": facts.scheme,
-        "domain": _cap(host, 255) or None,
-        "port": int(port) if port.isdigit() else None,
-        "path": path,
-        "query": query or None,
-        "url_original": f"{path}?{query}" if query else path,
-        "http_version": facts.http_version.removeprefix("HTTP/") or None,
-        "route": facts.route,
-        "view": facts.view,
-        "client_ip": client_ip,
-        "peer_ip": peer_ip,
-        "proxy_chain": list(chain) if facts.forwarded_for else None,
-        "user_id": facts.user_id,
-        "username": _cap(facts.username, 256) if facts.username is not None else None,
-        "user_agent": _masked_text(facts.user_agent) or None,
-        "referer": _mask_url(_cap(facts.referer)) or None,
+    return {
         "request_content_type": _cap(facts.content_type, 256) or None,
         "request_body": body,
         "request_body_bytes": facts.body_bytes,
         "request_body_truncated": truncated,
         "request_body_kind": kind,
-        "status": facts.status,
+        "request_body_unread": facts.body_unread,
         "response_content_type": _cap(facts.response_content_type, 256) or None,
         "response_bytes": facts.response_bytes,
         "response_body": response_body,
-        "response_body_truncated": response_truncated if response_body is not None else None,
-        "duration_ns": facts.duration_ns,
-        "outcome": "failure" if facts.status >= 500 else "success",
-        "slow": facts.slow,
-        "headers": _headers(facts.headers) if facts.headers is not None else None,
+        "response_body_truncated": (response_truncated or facts.response_truncated)
+        if response_body is not None
+        else None,
+        "response_aborted": facts.response_aborted,
     }
-    return fields
+
+
+def _url_full(scheme: str, host: str, url_original: str) -> str | None:
+    if not host:
+        return None
+    return f"{scheme or 'http'}://{_cap(host, 255)}{url_original}"
 
 
 # Request after request carries the same user agent, client addresses and
@@ -291,6 +363,109 @@ def _mask_plain_query(query_string: str) -> str | None:
     return "&".join(out)
 
 
+# Route parameters that name whose secret a path carries, masked in paths
+# although they are not secrets under the key rules: the user part of
+# Django's and django-allauth's password-reset links.
+_PATH_ONLY_SENSITIVE = frozenset({"uidb64", "uidb36"})
+_PATH_PARAMETER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")  # <converter:name>, as path() writes it
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
+
+
+def mask_route_params(path: str, route: str, params: tuple[tuple[str, str], ...]) -> str:
+    """``path`` with the text of each route parameter whose name is sensitive
+    (``token``, ``key``, ``code``, ``uidb64``, ...) replaced by ``[REDACTED]``.
+
+    The route is lined up with the path to find where each parameter sits;
+    if that fails, every occurrence of a secret value is masked instead.
+    """
+    secret = {name for name, value in params if value and _sensitive_param(name)}
+    if not secret:
+        return path
+    spans = _param_spans(path, route, dict(params))
+    if spans is None:
+        for name, value in params:
+            if name in secret and value:
+                path = path.replace(value, REDACTED)
+        return path
+    out: list[str] = []
+    copied = 0
+    for start, end in sorted(spans[name] for name in secret if name in spans):
+        out.append(path[copied:start])
+        out.append(REDACTED)
+        copied = end
+    out.append(path[copied:])
+    return "".join(out)
+
+
+def _sensitive_param(name: str) -> bool:
+    return is_sensitive_key(name) or normalise_key(name) in _PATH_ONLY_SENSITIVE
+
+
+def _param_spans(
+    path: str, route: str, values: dict[str, str]
+) -> dict[str, tuple[int, int]] | None:
+    """Where each named route parameter's text lies in ``path``: the route
+    becomes a regular expression whose parameters match exactly the text
+    they captured. Handles ``path()`` routes, ``re_path()`` routes and both
+    joined by ``include()``; None when the route does not line up."""
+    regex_route = route.startswith("^") or "(?P<" in route
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(route):
+        group = _NAMED_GROUP.match(route, pos)
+        param = _PATH_PARAMETER.match(route, pos)
+        if group is not None:
+            end = _group_end(route, group.end())
+            if end is None:
+                return None
+            pieces.append(_capture(group.group(1), values, route[pos:end]))
+            pos = end
+        elif param is not None:
+            pieces.append(_capture(param.group(1), values, "[^/]+"))
+            pos = param.end()
+        else:
+            char = route[pos]
+            pieces.append(char if regex_route else re.escape(char))
+            pos += 1
+    try:
+        match = re.search("".join(pieces).removeprefix("^"), path)
+    except re.error:
+        return None
+    if match is None:
+        return None
+    return {name: match.span(name) for name in match.re.groupindex if match.group(name) is not None}
+
+
+def _capture(name: str, values: dict[str, str], otherwise: str) -> str:
+    value = values.get(name)
+    if value is None:
+        return otherwise
+    return f"(?P<{name}>{re.escape(value)})"
+
+
+def _group_end(pattern: str, pos: int) -> int | None:
+    """The index just past the group whose body starts at ``pos``."""
+    depth = 1
+    in_class = False
+    while pos < len(pattern):
+        char = pattern[pos]
+        if char == "\\":
+            pos += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return pos + 1
+        pos += 1
+    return None
+
+
 _USERINFO_PASSWORD = re.compile(r"(//[^/@:?#\s]*:)[^/@?#\s]*@")
 
 
@@ -352,6 +527,8 @@ def _body(
     content_type: str,
     content_encoding: str,
     sensitive_post: frozenset[str] | None,
+    *,
+    parts: tuple[tuple[bytes, int, bool], ...] | None = None,
 ) -> tuple[str | None, str, bool]:
     """Return ``(content, kind, truncated)`` for a captured body prefix."""
     if prefix is None:
@@ -365,7 +542,7 @@ def _body(
     if encoding and encoding != "identity":
         return _placeholder("binary", content_type, size, encoding), "binary", truncated
     if mime == "multipart/form-data":
-        return _multipart(prefix, content_type, sensitive_post), "multipart", truncated
+        return _multipart(prefix, content_type, sensitive_post, parts), "multipart", truncated
     if mime and not is_textual(mime):
         return _placeholder("binary", content_type, size), "binary", truncated
     if not mime and b"\x00" in prefix:
@@ -392,55 +569,101 @@ def _placeholder(kind: str, content_type: str, size: int, encoding: str = "") ->
 
 
 _DISPOSITION_PARAM = re.compile(r';\s*(name|filename)\*?=(?:"((?:[^"\\]|\\.)*)"|([^;]*))', re.I)
+_BOUNDARY = re.compile(r'boundary="?([^";]{1,200})"?', re.I)
+
+# One multipart part: name, filename, content type, size, whether its end was
+# seen, and its content as far as the captured prefix holds it.
+_Part = tuple[str | None, str | None, str, int, bool, bytes | None]
 
 
-def _multipart(prefix: bytes, content_type: str, sensitive_post: frozenset[str] | None) -> str:
+def _multipart(
+    prefix: bytes,
+    content_type: str,
+    sensitive_post: frozenset[str] | None,
+    counted: tuple[tuple[bytes, int, bool], ...] | None,
+) -> str:
     """Field names and values (masked) and file parts as placeholders.
 
-    Parses only the captured prefix; a part cut off by truncation is reported
-    with the bytes seen so far.
+    Sizes and names come from the parts counted as the body streamed past
+    (``counted``), values from the captured prefix. A part whose end was
+    never seen (the application left the body unread) shows ``bytes=>=N``;
+    a field whose value lies beyond the prefix shows ``[not captured ...]``.
     """
-    match = re.search(r'boundary="?([^";]{1,200})"?', content_type, re.I)
-    if match is None:
+    seen = _prefix_parts(prefix, content_type)
+    if seen is None and counted is None:
         return _placeholder("multipart", content_type, len(prefix))
-    delimiter = b"--" + match.group(1).encode("latin-1", "replace")
+    parts = _merge_parts(seen or [], counted)
     fields: dict[str, list[str]] = {}
     everything = sensitive_post is not None and "__ALL__" in sensitive_post
-    for chunk in prefix.split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, sep, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
-        complete = data.endswith(b"\r\n")
-        data = data[:-2] if complete else data
-        headers = head.decode("utf-8", "replace")
-        name = filename = None
-        part_type = ""
-        for line in headers.split("\r\n"):
-            lower = line.lower()
-            if lower.startswith("content-disposition:"):
-                for param in _DISPOSITION_PARAM.finditer(line):
-                    value = param.group(2) if param.group(2) is not None else param.group(3)
-                    if param.group(1).lower() == "name":
-                        name = value.strip()
-                    else:
-                        filename = value.strip()
-            elif lower.startswith("content-type:"):
-                part_type = line.split(":", 1)[1].strip()
+    for name, filename, part_type, size, complete, data in parts:
         if name is None:
             continue
+        size_text = f"{size}" if complete else f">={size}"
         if filename is not None or (part_type and not is_textual(part_type)):
-            size = f"{len(data)}" if complete and sep else f">={len(data)}"
             value = (
                 f"[file filename={_cap(filename or '', 256)} "
-                f"content_type={_cap(part_type, 128) or 'unknown'} bytes={size}]"
+                f"content_type={_cap(part_type, 128) or 'unknown'} bytes={size_text}]"
             )
         elif everything or is_sensitive_key(name) or (sensitive_post and name in sensitive_post):
             value = REDACTED
+        elif data is None:
+            value = f"[not captured bytes={size_text}]"
         else:
             value = scrub_value(_cap(data.decode("utf-8", "replace")))
         fields.setdefault(_cap(name, 256), []).append(value)
     compact = {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
     return json.dumps(compact, ensure_ascii=False)
+
+
+def _merge_parts(
+    seen: list[_Part], counted: tuple[tuple[bytes, int, bool], ...] | None
+) -> list[_Part]:
+    """The counted parts (exact sizes, every part), each with its content from
+    the prefix where the prefix reaches it; the prefix alone without a count."""
+    if counted is None:
+        return seen
+    merged: list[_Part] = []
+    for index, (head, size, complete) in enumerate(counted):
+        name, filename, part_type = _part_headers(head.decode("utf-8", "replace"))
+        data = seen[index][5] if index < len(seen) else None
+        merged.append((name, filename, part_type, size, complete, data))
+    return merged
+
+
+def _prefix_parts(prefix: bytes, content_type: str) -> list[_Part] | None:
+    """The parts in the captured prefix; the last may be cut off."""
+    match = _BOUNDARY.search(content_type)
+    if match is None:
+        return None
+    delimiter = b"--" + match.group(1).encode("latin-1", "replace")
+    parts: list[_Part] = []
+    for chunk in prefix.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        complete = bool(sep) and data.endswith(b"\r\n")
+        data = data[:-2] if complete else data
+        name, filename, part_type = _part_headers(head.decode("utf-8", "replace"))
+        parts.append((name, filename, part_type, len(data), complete, data if sep else None))
+    return parts
+
+
+def _part_headers(headers: str) -> tuple[str | None, str | None, str]:
+    """(name, filename, content type) from a part's header block."""
+    name = filename = None
+    part_type = ""
+    for line in headers.split("\r\n"):
+        lower = line.lower()
+        if lower.startswith("content-disposition:"):
+            for param in _DISPOSITION_PARAM.finditer(line):
+                value = param.group(2) if param.group(2) is not None else param.group(3)
+                if param.group(1).lower() == "name":
+                    name = value.strip()
+                else:
+                    filename = value.strip()
+        elif lower.startswith("content-type:"):
+            part_type = line.split(":", 1)[1].strip()
+    return name, filename, part_type
 
 
 def exception_fields(exc_info: Any) -> dict[str, str] | None:

@@ -191,7 +191,15 @@ def _ecs_request(doc: dict[str, Any], event: dict[str, Any], f: dict[str, Any]) 
     event["dataset"] = "django.reqlog"
     event["module"] = "django"
     event["duration"] = f["duration_ns"]
+    event["start"] = _iso(f["start"])
+    event["end"] = _iso(f["end"])
     event["outcome"] = f["outcome"]
+    _ecs_http(doc, f)
+    _ecs_parties(doc, f)
+    _ecs_reqlog(doc, f)
+
+
+def _ecs_http(doc: dict[str, Any], f: dict[str, Any]) -> None:
     request = _compact(
         {
             "id": f["request_id"],
@@ -215,15 +223,20 @@ def _ecs_request(doc: dict[str, Any], event: dict[str, Any], f: dict[str, Any]) 
             "path": f["path"],
             "query": f["query"],
             "original": f["url_original"],
+            "full": f["url_full"],
             "scheme": f["scheme"],
             "domain": f["domain"],
             "port": f["port"],
         }
     )
+
+
+def _ecs_parties(doc: dict[str, Any], f: dict[str, Any]) -> None:
+    """Client, peer, user, user agent and trace context."""
     if f["client_ip"] is not None:
-        doc["client"] = {"ip": f["client_ip"]}
+        doc["client"] = _compact({"ip": f["client_ip"], "port": f["client_port"]})
     if f["peer_ip"] is not None:
-        doc["source"] = {"ip": f["peer_ip"]}
+        doc["source"] = _compact({"ip": f["peer_ip"], "port": f["peer_port"]})
     user = _compact({"id": f["user_id"], "name": f["username"]})
     if user:
         doc["user"] = user
@@ -231,21 +244,38 @@ def _ecs_request(doc: dict[str, Any], event: dict[str, Any], f: dict[str, Any]) 
         doc["user_agent"] = {"original": f["user_agent"]}
     if f["trace_id"] is not None:
         doc["trace"] = {"id": f["trace_id"]}
-    body = _compact({"truncated": f["request_body_truncated"], "kind": f["request_body_kind"]})
-    reqlog = _compact(
+    if f["span_id"] is not None:
+        doc["span"] = {"id": f["span_id"]}
+        doc["transaction"] = {"id": f["transaction_id"]}
+
+
+def _ecs_reqlog(doc: dict[str, Any], f: dict[str, Any]) -> None:
+    body = _compact(
+        {
+            "truncated": f["request_body_truncated"],
+            "kind": f["request_body_kind"],
+            "unread": f["request_body_unread"],
+        }
+    )
+    response = _compact(
+        {
+            "body": _compact({"truncated": f["response_body_truncated"]}) or None,
+            "aborted": f["response_aborted"],
+        }
+    )
+    doc["reqlog"] = _compact(
         {
             "route": f["route"],
             "view": f["view"],
             "slow": f["slow"],
+            "sample_rate": f["sample_rate"],
+            "sample_weight": f["sample_weight"],
+            "parent_span_id": f["parent_span_id"],
             "request": _compact({"body": body or None, "headers": f["headers"] or None}) or None,
-            "response": _compact(
-                {"body": _compact({"truncated": f["response_body_truncated"]}) or None}
-            )
-            or None,
+            "response": response or None,
             "proxy_chain": f["proxy_chain"],
         }
     )
-    doc["reqlog"] = reqlog
 
 
 class ECSFormatter(_JSONFormatter):
@@ -340,12 +370,15 @@ class ECSFormatter(_JSONFormatter):
 
 _LOGSTASH_FIELDS = (
     ("client", "client_ip"),
+    ("client_port", "client_port"),
     ("peer_ip", "peer_ip"),
+    ("peer_port", "peer_port"),
     ("proxy_chain", "proxy_chain"),
     ("username", "username"),
     ("user_id", "user_id"),
     ("request_method", "method"),
     ("request_url", "url_original"),
+    ("request_url_full", "url_full"),
     ("request_path", "path"),
     ("query_string", "query"),
     ("scheme", "scheme"),
@@ -355,16 +388,21 @@ _LOGSTASH_FIELDS = (
     ("request_body_bytes", "request_body_bytes"),
     ("request_body_truncated", "request_body_truncated"),
     ("request_body_kind", "request_body_kind"),
+    ("request_body_unread", "request_body_unread"),
     ("request_content_type", "request_content_type"),
     ("status", "status"),
     ("response_bytes", "response_bytes"),
     ("response_body", "response_body"),
     ("response_body_truncated", "response_body_truncated"),
     ("response_content_type", "response_content_type"),
+    ("response_aborted", "response_aborted"),
     ("duration_ns", "duration_ns"),
     ("request_id", "request_id"),
     ("event_id", "event_id"),
     ("trace_id", "trace_id"),
+    ("span_id", "span_id"),
+    ("transaction_id", "transaction_id"),
+    ("parent_span_id", "parent_span_id"),
     ("route", "route"),
     ("view", "view"),
     ("user_agent", "user_agent"),
@@ -372,8 +410,20 @@ _LOGSTASH_FIELDS = (
     ("request_headers", "headers"),
     ("outcome", "outcome"),
     ("slow", "slow"),
+    ("sample_rate", "sample_rate"),
+    ("sample_weight", "sample_weight"),
 )
 _EASY_TYPES = (str, bool, dict, float, int, list, type(None))
+
+
+def _logstash_request(doc: dict[str, Any], fields: dict[str, Any]) -> None:
+    for name, key in _LOGSTASH_FIELDS:
+        value = fields[key]
+        if value is not None:
+            doc[name] = value
+    doc["duration_ms"] = round(fields["duration_ns"] / 1e6, 3)
+    doc["event_start"] = _iso(fields["start"])
+    doc["event_end"] = _iso(fields["end"])
 
 
 class LogstashFormatter(_JSONFormatter):
@@ -418,11 +468,7 @@ class LogstashFormatter(_JSONFormatter):
         facts = _facts(record)
         fields = _fields(facts) if facts is not None else None
         if fields is not None:
-            for name, key in _LOGSTASH_FIELDS:
-                value = fields[key]
-                if value is not None:
-                    doc[name] = value
-            doc["duration_ms"] = round(fields["duration_ns"] / 1e6, 3)
+            _logstash_request(doc, fields)
         else:
             event_id = getattr(record, "event_id", None)
             if event_id is not None:

@@ -91,7 +91,7 @@ def thaw(obj: object) -> logging.LogRecord | None:
 
 
 def _facts(values: tuple[Any, ...]) -> RequestFacts:
-    facts = RequestFacts(*values)
+    facts = RequestFacts(**dict(zip(_FACT_NAMES, values, strict=True)))
     if facts.headers is not None:
         facts.headers = [(name, value) for name, value in facts.headers]
     if facts.sensitive_post is not None:

@@ -16,87 +16,30 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from contextvars import Token
+from contextvars import ContextVar, Token
+from functools import lru_cache
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core.signals import got_request_exception, setting_changed
 from django.http import HttpRequest
-from django.http.response import HttpResponseBase, ResponseHeaders
-from django.utils.functional import SimpleLazyObject, empty
+from django.http.response import HttpResponseBase
 
+from django_reqlog import compat
 from django_reqlog._record import Site, make_record, origin
 from django_reqlog._stderr import warn
-from django_reqlog.capture import CountingIterator, TeeStream, once
-from django_reqlog.conf import clear_caches, conf, derived, register_cache_clearer
+from django_reqlog.capture import CountingIterator, MultipartCounter, TeeStream, once
+from django_reqlog.conf import clear_caches, conf, derived
 from django_reqlog.event import EventMessage, RequestFacts, is_textual, record_extra
 from django_reqlog.frozen import request_event
-from django_reqlog.request_id import _current, accept_or_generate, trace_id_from_traceparent
+from django_reqlog.request_id import _current, accept_or_generate, parse_traceparent
 
 logger = logging.getLogger("django_reqlog")
 
 _EXC_ATTR = "_reqlog_exc_info"
-_SESSION_KEY = "_auth_user_id"  # django.contrib.auth.SESSION_KEY, without importing auth
-
-
-class _Config:
-    """The ``REQLOG_*`` values the request path reads, read once.
-
-    Each ``conf`` property goes through ``django.conf.settings`` (a lazy
-    object, and an AttributeError for every setting left at its default);
-    a dozen of those per request were a visible share of the middleware's
-    cost. The snapshot is dropped on ``setting_changed``, so
-    ``override_settings`` keeps working.
-    """
-
-    __slots__ = (
-        "capture_headers",
-        "capture_request_body",
-        "capture_response_body",
-        "enabled",
-        "max_body_bytes",
-        "request_id_header",
-        "request_id_header_key",
-        "sample_rate",
-        "slow_ns",
-    )
-
-    def __init__(self) -> None:
-        self.enabled = conf.enabled
-        self.capture_request_body = conf.capture_request_body
-        self.capture_response_body = conf.capture_response_body
-        self.capture_headers = conf.capture_headers
-        self.max_body_bytes = conf.max_body_bytes
-        self.request_id_header = conf.request_id_header
-        # The response header is written straight into the response's header
-        # store when its name needs none of the checks and encoding Django's
-        # ``response[name] = value`` does (the value is always a safe ID).
-        token = _TOKEN.fullmatch(self.request_id_header) is not None
-        self.request_id_header_key = self.request_id_header.lower() if token else None
-        self.sample_rate = conf.sample_rate
-        self.slow_ns = conf.slow_request_ms * 1_000_000
-
-
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 
-
-_config: _Config | None = None
-
-
-def _settings() -> _Config:
-    global _config  # noqa: PLW0603 - a process-wide cache, dropped on setting_changed
-    config = _config
-    if config is None:
-        config = _config = _Config()
-    return config
-
-
-def _drop_settings() -> None:
-    global _config  # noqa: PLW0603
-    _config = None
-
-
-register_cache_clearer(_drop_settings)
 
 # Event and request IDs: 128 random bits formatted like ``uuid.uuid4().hex``.
 # ``os.urandom`` is a system call that releases the GIL, and getting the GIL
@@ -146,30 +89,71 @@ def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs
             setattr(request, _EXC_ATTR, exc_info)
 
 
-class _State:
-    """One request's capture, from _begin to the event; ``config`` is the
-    settings snapshot the request started with."""
+class _SignalUser:
+    """The user a login or logout during this request named (see
+    ``remember_auth_user``); shared by every copy of the request's context."""
 
-    __slots__ = ("config", "content_length", "request_id", "start_ns", "started_at", "tee", "token")
+    __slots__ = ("user",)
+
+    def __init__(self) -> None:
+        self.user: Any = None
+
+
+# A mutable holder, not the user itself: a sync view runs in a copy of the
+# request's context under ASGI, and a value set there would not come back.
+_signal_user: ContextVar[_SignalUser | None] = ContextVar("django_reqlog_signal_user", default=None)
+
+
+def remember_auth_user(sender: Any, user: Any = None, **kwargs: Any) -> None:
+    """``user_logged_in`` / ``user_logged_out`` receiver: the user who logged in
+    or out names the request, even when ``request.user`` is anonymous by the
+    time the response exists (a logout) or was put back by the view (login
+    flows that restore the previous user)."""
+    slot = _signal_user.get()
+    if slot is not None and user is not None:
+        slot.user = user
+
+
+class _State:
+    """One request's capture, from _begin to the event."""
+
+    __slots__ = (
+        "content_length",
+        "request_id",
+        "signal",
+        "signal_token",
+        "start_ns",
+        "started_at",
+        "tee",
+        "token",
+    )
 
     def __init__(
         self,
-        config: _Config,
         request_id: str,
         content_length: int | None,
         tee: TeeStream | None,
         token: Token[str | None],
     ) -> None:
-        self.config = config
         self.request_id = request_id
         self.content_length = content_length
         self.tee = tee
         self.token = token
+        self.signal = _SignalUser()
+        self.signal_token = _signal_user.set(self.signal)
         self.started_at = time.time()
         self.start_ns = time.perf_counter_ns()
 
+    def reset(self) -> None:
+        _current.reset(self.token)
+        _signal_user.reset(self.signal_token)
+
 
 class RequestLogMiddleware:
+    """Put it first in ``MIDDLEWARE``: from there it sees the response the
+    client gets (redirects and rejections by other middleware included), the
+    whole stack's duration, and every byte of the body whoever reads it."""
+
     sync_capable = True
     async_capable = True
 
@@ -184,7 +168,9 @@ class RequestLogMiddleware:
             markcoroutinefunction(self)
         # Also connected by AppConfig.ready; the uid makes this idempotent.
         got_request_exception.connect(remember_exception, dispatch_uid="django_reqlog.exc")
-        # Likewise for the settings snapshot, even without the app installed.
+        user_logged_in.connect(remember_auth_user, dispatch_uid="django_reqlog.login")
+        user_logged_out.connect(remember_auth_user, dispatch_uid="django_reqlog.logout")
+        # Likewise for the settings caches, even without the app installed.
         setting_changed.connect(clear_caches, dispatch_uid="django_reqlog.clear_caches")
 
     def __call__(self, request: HttpRequest) -> Any:
@@ -199,8 +185,7 @@ class RequestLogMiddleware:
             self._finish_raised(state, request)
             raise
         finally:
-            _current.reset(state.token)
-        _resolve_user(request)
+            state.reset()
         return self._finish(state, request, response)  # type: ignore[arg-type]
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -213,18 +198,14 @@ class RequestLogMiddleware:
             self._finish_raised(state, request)
             raise
         finally:
-            _current.reset(state.token)
-        if _user_unevaluated(request):
-            # Evaluating a lazy user may query the database: not on the loop.
-            await sync_to_async(_resolve_user)(request)
+            state.reset()
         return self._finish(state, request, response)
 
     # -- shared by both paths ------------------------------------------------
 
     def _begin(self, request: HttpRequest) -> _State | None:
         try:
-            config = _settings()
-            if not config.enabled:
+            if not conf.enabled:
                 return None
             skip = derived.skip_path_re
             if skip is not None and skip.search(request.path_info):
@@ -233,16 +214,8 @@ class RequestLogMiddleware:
             incoming = meta.get(derived.request_id_meta_key)
             request_id = new_id() if incoming is None else accept_or_generate(incoming)
             content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
-            tee = None
-            if (
-                config.capture_request_body
-                and (content_length or _chunked(meta))
-                and not getattr(request, "_read_started", False)
-                and hasattr(request, "_stream")
-            ):
-                tee = TeeStream(request._stream, config.max_body_bytes)
-                request._stream = tee  # type: ignore[assignment]
-            return _State(config, request_id, content_length, tee, _current.set(request_id))
+            tee = _install_tee(request, meta, content_length)
+            return _State(request_id, content_length, tee, _current.set(request_id))
         except Exception as exc:
             warn(f"request capture disabled for one request: {exc!r}", key="begin")
             return None
@@ -251,15 +224,15 @@ class RequestLogMiddleware:
         self, state: _State, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         try:
-            store = _header_store(response)
-            _set_request_id(response, store, state)
+            store = compat.header_store(response)
+            _set_request_id(response, store, state.request_id)
             facts = self._facts(state, request, response.status_code)
             if facts is None:
                 return response
             if response.streaming:
                 self._defer_to_close(state, facts, response)
             else:
-                self._response_body(state, facts, response, store)
+                _response_body(facts, response, store)
                 self._emit(state, facts, request)
         except Exception as exc:
             warn(f"request event lost: {exc!r}", key="finish")
@@ -275,92 +248,57 @@ class RequestLogMiddleware:
             warn(f"request event lost: {exc!r}", key="finish")
 
     def _facts(self, state: _State, request: HttpRequest, status: int) -> RequestFacts | None:
-        meta = request.META
-        level = _level(status)
-        if not logger.isEnabledFor(level):
+        if not logger.isEnabledFor(_level(status)):
             return None
-        config = state.config
-        # Positional, in field order: the dataclass's __init__ takes keyword
-        # arguments about three times slower, and this runs for every request.
+        meta = request.META
+        scope = getattr(request, "scope", None)  # ASGI requests only
+        trace = parse_traceparent(meta.get("HTTP_TRACEPARENT"))
         facts = RequestFacts(
-            new_id(),  # event_id
-            state.request_id,
-            state.started_at,
-            str(request.method or ""),
-            meta.get("wsgi.url_scheme", "http"),  # scheme
-            str(meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "")),  # host
-            request.path,
-            meta.get("QUERY_STRING", ""),
-            meta.get("SERVER_PROTOCOL", ""),  # http_version
-            meta.get("REMOTE_ADDR", "") or "",
-            meta.get("HTTP_X_FORWARDED_FOR", ""),
-            meta.get("HTTP_USER_AGENT", ""),
-            meta.get("HTTP_REFERER", ""),
-            meta.get("CONTENT_TYPE", ""),
-            state.content_length,
-            meta.get("HTTP_CONTENT_ENCODING", ""),
-            trace_id_from_traceparent(meta.get("HTTP_TRACEPARENT")),
-            status,
-            config.max_body_bytes,
+            event_id=new_id(),
+            request_id=state.request_id,
+            started_at=state.started_at,
+            method=str(request.method or ""),
+            scheme=meta.get("wsgi.url_scheme") or _scope_value(scope, "scheme") or "http",
+            # The raw header, never request.get_host(): that raises on a
+            # host outside ALLOWED_HOSTS, and such requests deserve an event.
+            host=str(meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "")),
+            path=request.path,
+            query_string=meta.get("QUERY_STRING", ""),
+            http_version=meta.get("SERVER_PROTOCOL") or _asgi_http_version(scope),
+            remote_addr=meta.get("REMOTE_ADDR", "") or "",
+            remote_port=str(meta.get("REMOTE_PORT") or ""),
+            forwarded_for=meta.get("HTTP_X_FORWARDED_FOR", ""),
+            user_agent=meta.get("HTTP_USER_AGENT", ""),
+            referer=meta.get("HTTP_REFERER", ""),
+            content_type=meta.get("CONTENT_TYPE", ""),
+            content_length=state.content_length,
+            content_encoding=meta.get("HTTP_CONTENT_ENCODING", ""),
+            trace_id=trace[0] if trace is not None else None,
+            parent_span_id=trace[1] if trace is not None else None,
+            span_id=new_id()[:16],
+            status=status,
+            max_body_bytes=conf.max_body_bytes,
         )
-        if config.capture_headers:
+        if conf.capture_headers:
             facts.headers = _raw_headers(meta)
-        if config.capture_request_body:
-            _request_body(facts, request, state.tee)
+        _request_body(facts, request, state.tee)
         sensitive = getattr(request, "sensitive_post_parameters", None)
         if sensitive:
             facts.sensitive_post = frozenset(
                 ["__ALL__"] if sensitive == "__ALL__" else [str(s) for s in sensitive]
             )
-        match = getattr(request, "resolver_match", None)
-        if match is not None:
-            facts.route = str(match.route) if match.route else None
-            facts.view = match.view_name or None
-        user = getattr(request, "user", None)
-        if isinstance(user, SimpleLazyObject):
-            # Read the user's attributes on the real object: every attribute
-            # read through the lazy proxy costs a failed lookup and a
-            # re-dispatch, about a fifth of the middleware's own time.
-            wrapped = object.__getattribute__(user, "__dict__").get("_wrapped", empty)
-            user = None if wrapped is empty else wrapped
-        if user is not None:
-            facts.user_id, facts.username = _identity(user)
+        _route(facts, getattr(request, "resolver_match", None))
+        facts.user_id, facts.username = _user(request, state.signal)
         return facts
-
-    def _response_body(
-        self,
-        state: _State,
-        facts: RequestFacts,
-        response: HttpResponseBase,
-        store: dict[str, tuple[str, str]] | None,
-    ) -> None:
-        if store is not None:
-            facts.response_content_type = store.get("content-type", ("", ""))[1] or ""
-        else:
-            facts.response_content_type = response.get("Content-Type", "") or ""
-        chunks = getattr(response, "_container", None)
-        if not isinstance(chunks, list):
-            chunks = [getattr(response, "content", b"")]
-        facts.response_bytes = sum(map(len, chunks))
-        config = state.config
-        if config.capture_response_body and is_textual(facts.response_content_type):
-            limit = config.max_body_bytes
-            prefix = bytearray()
-            for chunk in chunks:
-                prefix += chunk[: limit - len(prefix)]
-                if len(prefix) >= limit:
-                    break
-            facts.response_body_prefix = bytes(prefix)
 
     def _defer_to_close(
         self, state: _State, facts: RequestFacts, response: HttpResponseBase
     ) -> None:
         """Streams are never consumed or buffered: count as chunks pass, emit on close."""
         facts.response_content_type = response.get("Content-Type", "") or ""
-        config = state.config
-        capture_body = config.capture_response_body and is_textual(facts.response_content_type)
+        capture_body = conf.capture_response_body and is_textual(facts.response_content_type)
         counter: CountingIterator | None = CountingIterator(
-            config.max_body_bytes if capture_body else 0
+            conf.max_body_bytes if capture_body else 0
         )
         if getattr(response, "file_to_stream", None) is not None:
             # Wrapping would defeat the server's sendfile path; trust the length.
@@ -377,6 +315,7 @@ class RequestLogMiddleware:
             try:
                 if counter is not None:
                     facts.response_bytes = counter.count
+                    facts.response_aborted = not counter.finished
                     if capture_body:
                         facts.response_body_prefix = bytes(counter.prefix)
                         facts.response_truncated = counter.count > len(counter.prefix)
@@ -384,17 +323,20 @@ class RequestLogMiddleware:
             except Exception as exc:
                 warn(f"request event lost: {exc!r}", key="finish")
 
-        response._resource_closers.append(once(on_close))  # type: ignore[attr-defined]
+        if not compat.on_close(response, once(on_close)):
+            counter = None  # no close hook in this Django: the event goes now, sizes unknown
+            on_close()
 
     def _emit(self, state: _State, facts: RequestFacts, request: HttpRequest | None) -> None:
         duration_ns = time.perf_counter_ns() - state.start_ns
         facts.duration_ns = duration_ns
-        config = state.config
-        facts.slow = duration_ns >= config.slow_ns
+        facts.slow = duration_ns >= conf.slow_request_ms * 1_000_000
         status = facts.status
-        rate = config.sample_rate
-        if rate < 1.0 and status < 400 and not facts.slow and random.random() >= rate:
-            return
+        rate = conf.sample_rate
+        if rate < 1.0 and status < 400 and not facts.slow:
+            if random.random() >= rate:
+                return
+            facts.sample_rate = rate  # kept with this probability: weight 1/rate
         exc_info = None
         if request is not None:
             exc_info = request.__dict__.pop(_EXC_ATTR, None)
@@ -452,31 +394,25 @@ def _direct_sinks(level: int) -> list[Any] | None:
     return sinks or None
 
 
-def _header_store(response: HttpResponseBase) -> dict[str, tuple[str, str]] | None:
-    """The dict behind Django's ``ResponseHeaders`` (lower-case name to
-    ``(name, value)``), if this Django keeps one; reading and writing it
-    directly skips several Python calls per header."""
-    headers = getattr(response, "headers", None)
-    if type(headers) is not ResponseHeaders:
-        return None
-    store = getattr(headers, "_store", None)
-    return store if type(store) is dict else None
+@lru_cache(maxsize=8)
+def _header_key(name: str) -> str | None:
+    """The header store key for ``name``, when writing it there directly is
+    what ``response[name] = value`` would do: a plain token needs no checks
+    and no encoding (the request ID value is always a safe ID)."""
+    return name.lower() if _TOKEN.fullmatch(name) is not None else None
 
 
 def _set_request_id(
-    response: HttpResponseBase, store: dict[str, tuple[str, str]] | None, state: _State
+    response: HttpResponseBase, store: dict[str, tuple[str, str]] | None, request_id: str
 ) -> None:
     """Answer with the request ID unless the view set the header itself."""
-    config = state.config
-    request_id = state.request_id
-    key = config.request_id_header_key
+    name = conf.request_id_header
+    key = _header_key(name)
     if store is not None and key is not None:
         if key not in store:
-            # Equal to ``response[name] = request_id``: the name is a token
-            # and the ID is validated or generated, so neither needs encoding.
-            store[key] = (config.request_id_header, request_id)
-    elif config.request_id_header not in response:
-        response[config.request_id_header] = request_id
+            store[key] = (name, request_id)
+    elif name not in response:
+        response[name] = request_id
 
 
 def _level(status: int) -> int:
@@ -501,19 +437,97 @@ def _chunked(meta: dict[str, Any]) -> bool:
     return "chunked" in str(meta.get("HTTP_TRANSFER_ENCODING", "")).lower()
 
 
+def _scope_value(scope: object, key: str) -> Any:
+    return scope.get(key) if isinstance(scope, dict) else None
+
+
+def _asgi_http_version(scope: object) -> str:
+    """``HTTP/<version>`` from an ASGI scope (WSGI has SERVER_PROTOCOL instead)."""
+    version = _scope_value(scope, "http_version")
+    return f"HTTP/{version}" if isinstance(version, str) and version else ""
+
+
+_BOUNDARY = re.compile(r'boundary="?([^";]{1,200})"?', re.I)
+
+
+def _install_tee(
+    request: HttpRequest, meta: dict[str, Any], content_length: int | None
+) -> TeeStream | None:
+    """Put the tee in front of the request stream, before anyone reads it.
+
+    Without body capture it only counts, and only when no Content-Length
+    gives the size already.
+    """
+    capture = conf.capture_request_body
+    if not (content_length or _chunked(meta)) or (not capture and content_length is not None):
+        return None
+    stream = compat.request_stream(request)
+    if stream is None or compat.read_started(request):
+        return None
+    parts = None
+    content_type = str(meta.get("CONTENT_TYPE", ""))
+    if capture and content_type[:19].lower() == "multipart/form-data":
+        boundary = _BOUNDARY.search(content_type)
+        if boundary is not None:
+            parts = MultipartCounter(boundary.group(1).encode("latin-1", "replace"))
+    tee = TeeStream(stream, conf.max_body_bytes if capture else 0, parts)
+    compat.set_request_stream(request, tee)
+    return tee
+
+
 def _request_body(facts: RequestFacts, request: HttpRequest, tee: TeeStream | None) -> None:
-    body = request.__dict__.get("_body")
+    length = facts.content_length
+    body = compat.read_body(request)  # request.body reads to the end, or raises
+    if tee is not None:
+        facts.body_unread = False if body is not None else tee.unread(length)
+    elif body is not None:
+        facts.body_unread = False
+    if not conf.capture_request_body:
+        facts.body_omitted = True
+        facts.body_bytes = length if length is not None or tee is None else tee.seen
+        return
     if tee is not None:
         if body is None:
-            tee.fill_prefix(facts.content_length)
+            tee.fill_prefix(length)
         facts.body_prefix = bytes(tee.prefix)
-        facts.body_bytes = facts.content_length if facts.content_length is not None else tee.seen
-    elif isinstance(body, bytes):
-        # Read before we ran (an outer middleware called request.body).
+        facts.body_bytes = length if length is not None else tee.seen
+        if tee.parts is not None:
+            facts.body_parts = tee.parts.snapshot()
+    elif body is not None:
+        # Read before we ran (a middleware above this one called request.body).
         facts.body_prefix = body[: facts.max_body_bytes]
         facts.body_bytes = len(body)
-    elif facts.content_length:
-        facts.body_bytes = facts.content_length
+    elif length:
+        facts.body_bytes = length
+
+
+def _response_body(
+    facts: RequestFacts, response: HttpResponseBase, store: dict[str, tuple[str, str]] | None
+) -> None:
+    if store is not None:
+        facts.response_content_type = store.get("content-type", ("", ""))[1] or ""
+    else:
+        facts.response_content_type = response.get("Content-Type", "") or ""
+    # One chunk (the usual case) is returned as it is, without a copy.
+    content = getattr(response, "content", b"")
+    facts.response_bytes = len(content)
+    if conf.capture_response_body and is_textual(facts.response_content_type):
+        facts.response_body_prefix = bytes(content[: conf.max_body_bytes])
+
+
+def _route(facts: RequestFacts, match: Any) -> None:
+    """The matched route and view, and the route parameters as the URL wrote
+    them (for masking secrets the route captured from the path)."""
+    if match is None:
+        return
+    facts.route = str(match.route) if match.route else None
+    facts.view = match.view_name or None
+    captured = getattr(match, "captured_kwargs", None)
+    if captured:
+        facts.route_kwargs = tuple(
+            (str(name), value if type(value) is str else str(value))
+            for name, value in captured.items()
+        )
 
 
 _HEADER_NAMES = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
@@ -532,66 +546,20 @@ def _raw_headers(meta: dict[str, Any]) -> list[tuple[str, str]]:
     return headers
 
 
-def _pending_lazy_user(request: HttpRequest) -> Any:
-    """``request.user`` when it is a lazy user still to be loaded, and loading
-    it could find more than AnonymousUser; else None."""
-    user = getattr(request, "user", None)
-    if not isinstance(user, SimpleLazyObject):
-        return None
-    # The lazy object's own attributes, read past its __getattribute__ (a
-    # Python-level hook that every attribute read through the proxy pays).
-    lazy: dict[str, Any] = object.__getattribute__(user, "__dict__")
-    if lazy.get("_wrapped") is not empty or _certainly_anonymous(request, lazy):
-        return None
-    return user
-
-
-def _user_unevaluated(request: HttpRequest) -> bool:
-    return _pending_lazy_user(request) is not None
-
-
-# The lambda Django's AuthenticationMiddleware wraps ``get_user`` in (4.2-5.x).
-_DJANGO_LAZY_USER = ("django.contrib.auth.middleware", "process_request.<locals>.<lambda>")
-
-
-def _certainly_anonymous(request: HttpRequest, lazy: dict[str, Any]) -> bool:
-    """True when loading Django's lazy user could only give AnonymousUser: it
-    comes from AuthenticationMiddleware and the session has no key (no cookie)
-    and no login in it. Most anonymous traffic then costs no session load."""
-    try:
-        setup = lazy.get("_setupfunc")
-        module = getattr(setup, "__module__", None)
-        qualname = getattr(setup, "__qualname__", "")
-        if module != _DJANGO_LAZY_USER[0] or not qualname.endswith(_DJANGO_LAZY_USER[1]):
-            return False
-        session = request.session
-        if session.session_key is not None:
-            return False
-        cache = getattr(session, "_session_cache", None)
-        return cache is None or _SESSION_KEY not in cache
-    except Exception:
-        return False
-
-
-def _resolve_user(request: HttpRequest) -> None:
-    """Evaluate a lazy ``request.user`` so the event can name the user."""
-    user = _pending_lazy_user(request)
-    if user is not None:
-        # Loading the user reads the session, and SessionMiddleware answers a
-        # read session with "Vary: Cookie". Our read must not change the
-        # response, so the session's "accessed" flag is put back.
-        session = getattr(request, "session", None)
-        accessed = getattr(session, "accessed", None)
-        try:
-            bool(user.is_authenticated)
-        except Exception as exc:  # a broken session backend is not our failure to raise
-            warn(f"could not resolve request.user: {exc!r}", key="user")
-        finally:
-            if accessed is not None:
-                session.accessed = accessed  # type: ignore[union-attr]
+def _user(request: HttpRequest, signal: _SignalUser) -> tuple[str | None, str | None]:
+    """The user the application itself resolved: ``request.user`` if it is a
+    loaded user (DRF puts the user it authenticated there too), else the one
+    a login or logout during the request named. Never loads a lazy user: that
+    would query the session and the database on the application's behalf."""
+    user_id, username = _identity(compat.evaluated(getattr(request, "user", None)))
+    if user_id is None and username is None and signal.user is not None:
+        return _identity(signal.user)
+    return user_id, username
 
 
 def _identity(user: Any) -> tuple[str | None, str | None]:
+    if user is None:
+        return None, None
     try:
         if not user.is_authenticated:
             return None, None

@@ -26,7 +26,9 @@ def accept_or_generate(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def trace_id_from_traceparent(value: str | None) -> str | None:
+def parse_traceparent(value: str | None) -> tuple[str, str] | None:
+    """``(trace_id, parent_span_id)`` from a W3C ``traceparent`` header, or
+    None when it is absent or invalid."""
     if not value:
         return None
     match = _TRACEPARENT.fullmatch(value.strip())
@@ -36,7 +38,7 @@ def trace_id_from_traceparent(value: str | None) -> str | None:
     # Version ff and all-zero ids are invalid by the specification.
     if version == "ff" or trace_id == "0" * 32 or parent_id == "0" * 16:
         return None
-    return trace_id
+    return trace_id, parent_id
 
 
 class RequestIDFilter(logging.Filter):

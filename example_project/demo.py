@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 from reqlog_demo.logging_config import DEFAULT_LOG_NAME, selected_outputs  # noqa: E402
 from traffic import SPOOFED_IP, Secrets, Traffic  # noqa: E402
 
-from django_reqlog.report import lookup  # noqa: E402
+from django_reqlog.elastic.report.fields import lookup  # noqa: E402
 
 BOLD = "\033[1m" if sys.stdout.isatty() else ""
 RESET = "\033[0m" if sys.stdout.isatty() else ""

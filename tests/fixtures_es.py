@@ -81,19 +81,19 @@ def es_namespace() -> str:
 @pytest.fixture(scope="session")
 def reqlog_templates(es_client: Any) -> Any:
     """Our component/index templates installed once per session (idempotent)."""
-    from django_reqlog import es_setup
+    from django_reqlog.elastic.install import run_setup
 
-    return es_setup.run_setup(es_client)
+    return run_setup(es_client)
 
 
-# ------------------------------------------------------------------ helpers shared by test_es_* / test_logstash_*
+# ------------------------------------------------------------------ helpers shared by tests/elastic/ and test_logstash_*
 
 
 def template_field_types() -> dict[str, str]:
     """Dotted field path -> mapped type, from the packaged component template."""
-    from django_reqlog import es_setup
+    from django_reqlog.elastic.resource_files import load_resource
 
-    mappings = es_setup.load_resource("component-mappings.json")["template"]["mappings"]
+    mappings = load_resource("component-mappings.json")["template"]["mappings"]
     out: dict[str, str] = {}
 
     def walk(props: dict[str, Any], prefix: str) -> None:
@@ -154,10 +154,14 @@ def full_request_record(
         content_type="application/json",
         content_length=44,
         content_encoding="",
+        remote_port="51234",
         trace_id="0af7651916cd43dd8448eb211c80319c",
+        parent_span_id="b7ad6b7169203331",
+        span_id="53995c3f42cd8ad8",
         headers=[("X-Api-Key", "k-secret"), ("Accept", "*/*")],
         body_prefix=b'{"username": "alice", "password": "hunter2"}',
         body_bytes=44,
+        body_unread=False,
         route="login/",
         view="login",
         status=status,
@@ -166,8 +170,10 @@ def full_request_record(
         response_body_prefix=b'{"ok": false}',
         user_id="7",
         username="alice",
+        response_aborted=False,
         duration_ns=12_500_000,
         slow=True,
+        sample_rate=0.5,
     )
     exc_info = None
     if with_error:
@@ -191,6 +197,19 @@ FULL_CAPTURE = {
     "REQLOG_CAPTURE_RESPONSE_BODY": True,
     "REQLOG_TRUSTED_PROXIES": ["10.0.0.0/8"],
 }
+
+
+def ecs_doc(**kwargs: Any) -> dict[str, Any]:
+    """The ECS document of full_request_record(**kwargs), every field present."""
+    from django.test import override_settings
+
+    from django_reqlog.formatters import ECSFormatter
+
+    with override_settings(**FULL_CAPTURE):
+        doc: dict[str, Any] = ECSFormatter(service_name="shop").format_to_dict(
+            full_request_record(**kwargs)
+        )
+    return doc
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -15,10 +15,12 @@ INSTALLED_APPS = [
     "django_reqlog",
 ]
 MIDDLEWARE = [
+    "django_reqlog.middleware.RequestLogMiddleware",  # first: it sees what the client gets
+    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_reqlog.middleware.RequestLogMiddleware",
 ]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -222,12 +222,14 @@ def test_the_worker_makes_the_record_the_standard_path_makes(path: str) -> None:
 
 def _drop_volatile(text: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(text)
-    for key in ("@timestamp", "event_id", "request_id"):
+    for key in ("@timestamp", "event_id", "request_id", "span", "transaction"):
         doc.pop(key, None)
     for key in ("duration", "start", "end", "id"):
         doc.get("event", {}).pop(key, None)
     doc.get("http", {}).get("request", {}).pop("id", None)
-    for key in ("duration_ns", "duration_ms", "slow"):
+    for key in ("duration_ns", "duration_ms", "slow", "event_start", "event_end"):
+        doc.pop(key, None)
+    for key in ("span_id", "transaction_id"):
         doc.pop(key, None)
     return doc
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from django_reqlog.report import lookup
+from django_reqlog.elastic.report.fields import lookup
 from tests.demo_support import demo_env, planted_secrets
 
 pytestmark = pytest.mark.slow

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from django_reqlog.setting_specs import SPECS
+
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "docs" / "settings.md").read_text()
 
@@ -16,15 +18,17 @@ def _package_sources() -> str:
 
 
 SETTINGS = sorted(
-    set(re.findall(r'"(REQLOG_[A-Z_]+)"', (REPO / "django_reqlog" / "conf.py").read_text()))
+    {spec.name for spec in SPECS}
+    | set(re.findall(r'"(REQLOG_[A-Z_]+)"', (REPO / "django_reqlog" / "conf.py").read_text()))
 )
-CHECK_IDS = sorted(
-    set(
-        re.findall(
-            r'"(django_reqlog\.[EW]\d{3})"', (REPO / "django_reqlog" / "checks.py").read_text()
-        )
-    )
-)
+CHECK_IDS = sorted(set(re.findall(r'"(django_reqlog\.[EW]\d{3})"', _package_sources())))
+
+
+def _row(name: str) -> list[str]:
+    """The cells of a setting's row in docs/settings.md."""
+    line = re.search(rf"^\| `{name}` \|.*\|$", README, re.M)
+    assert line, f"{name} has no row in docs/settings.md"
+    return [cell.strip() for cell in line.group(0).strip("|").split(" | ")]
 
 
 def test_settings_and_checks_were_found():
@@ -45,11 +49,26 @@ def test_every_check_id_is_documented(check_id):
     assert f"`{check_id}`" in README
 
 
-def test_no_setting_is_read_outside_conf_and_checks():
-    # Settings are read in one place so override_settings and docs stay true;
-    # the checks read raw values on purpose, to report what is wrong with them.
-    sources = _package_sources()
-    for own in ("conf.py", "checks.py"):
-        sources = sources.replace((REPO / "django_reqlog" / own).read_text(), "")
-    stray = set(re.findall(r'getattr\(settings, "(REQLOG_[A-Z_]+)"', sources))
-    assert stray == set()
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_each_row_states_the_type_default_and_invalid_value_of_the_spec(spec):
+    # | setting | type | default | if invalid | why |, held to setting_specs.
+    _, kind, default, on_invalid, why = _row(spec.name)
+    assert (kind, default, on_invalid) == (
+        spec.kind,
+        f"`{spec.documented_default()}`",
+        spec.on_invalid,
+    )
+    assert why.startswith(spec.doc)
+
+
+def test_no_setting_is_read_outside_conf():
+    # Settings are read in one place so override_settings, the checks and the
+    # docs stay true: the checks report what conf validated.
+    sources = _package_sources().replace((REPO / "django_reqlog" / "conf.py").read_text(), "")
+    stray = re.findall(r'getattr\(settings, "(REQLOG_[A-Z_]+)"|settings\.(REQLOG_[A-Z_]+)', sources)
+    assert stray == []
+
+
+def test_every_documented_check_id_exists():
+    documented = set(re.findall(r"^\| `(django_reqlog\.[EW]\d{3})`", README, re.M))
+    assert documented and documented <= set(CHECK_IDS), documented - set(CHECK_IDS)

@@ -66,7 +66,7 @@ def test_es_tests_skip_or_fail_without_a_node(required: str, outcome: str) -> No
             "-q",
             "-p",
             "no:randomly",
-            "tests/test_es_template.py::test_full_document_gets_the_mapped_types",
+            "tests/elastic/test_templates.py::test_full_document_gets_the_mapped_types",
         ],
         env=env,
         capture_output=True,

@@ -8,6 +8,9 @@
    (so the rename table is read from the .conf, never copied), turns
    LogstashFormatter output into the same ECS document ECSFormatter writes,
    and the real Elasticsearch template accepts it with the mapped types.
+4. The Kafka pipeline (reqlog-kafka.conf) parses the same way, hands its
+   events to the main pipeline's ``pipeline`` input, and decodes what
+   KafkaHandler writes to the real broker.
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ import pytest
 import yaml
 from django.test import override_settings
 
-from django_reqlog import es_setup
+from django_reqlog.elastic.names import data_stream_name
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from django_reqlog.handlers import LogstashHandler
+from django_reqlog.handlers import LogstashHandler, ShipperHandler
 from tests.fixtures_es import FULL_CAPTURE, full_request_record, leaf_paths, template_field_types
 
 lscl_parser = pytest.importorskip("lscl.parser")
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINE = REPO / "elk" / "logstash" / "pipeline" / "reqlog.conf"
+KAFKA_PIPELINE = REPO / "elk" / "logstash" / "pipeline" / "reqlog-kafka.conf"
 CONFIG = REPO / "elk" / "logstash" / "config"
 
 # Options of the Logstash plugins the pipeline uses, from each plugin's
@@ -99,6 +103,29 @@ KNOWN_OPTIONS = {
         "strip",
         "tag_on_failure",
     },
+    ("input", "pipeline"): COMMON | {"address"},
+    ("input", "kafka"): COMMON
+    | {
+        "bootstrap_servers",
+        "topics",
+        "topics_pattern",
+        "group_id",
+        "client_id",
+        "auto_offset_reset",
+        "consumer_threads",
+        "decorate_events",
+        "enable_auto_commit",
+        "isolation_level",
+        "security_protocol",
+        "sasl_mechanism",
+        "sasl_jaas_config",
+        "ssl_truststore_location",
+        "ssl_truststore_password",
+        "ssl_truststore_type",
+        "ssl_endpoint_identification_algorithm",
+        "max_poll_records",
+    },
+    ("output", "pipeline"): {"id", "enable_metric", "codec", "send_to", "ensure_delivery"},
     ("filter", "uuid"): COMMON | {"target", "overwrite"},
     ("output", "elasticsearch"): {
         "id",
@@ -128,8 +155,8 @@ KNOWN_OPTIONS = {
 # ---------------------------------------------------------------- parsing
 
 
-def ast() -> list[Any]:
-    tree: list[Any] = lscl_parser.parse_lscl(PIPELINE.read_text())
+def ast(path: Path = PIPELINE) -> list[Any]:
+    tree: list[Any] = lscl_parser.parse_lscl(path.read_text())
     return tree
 
 
@@ -147,8 +174,8 @@ def plugins(nodes: list[Any], section: str) -> list[Any]:
     return found
 
 
-def section(name: str) -> list[Any]:
-    return next(b.content for b in ast() if b.name == name)
+def section(name: str, path: Path = PIPELINE) -> list[Any]:
+    return next((b.content for b in ast(path) if b.name == name), [])
 
 
 def options(block: Any) -> dict[str, Any]:
@@ -178,9 +205,10 @@ def test_grammar_rejects_broken_copies(broken: Any) -> None:
         lscl_parser.parse_lscl(broken(PIPELINE.read_text()))
 
 
+@pytest.mark.parametrize("path", [PIPELINE, KAFKA_PIPELINE], ids=lambda p: p.name)
 @pytest.mark.parametrize("kind", ["input", "filter", "output"])
-def test_every_option_is_documented(kind: str) -> None:
-    for block in plugins(section(kind), kind):
+def test_every_option_is_documented(kind: str, path: Path) -> None:
+    for block in plugins(section(kind, path), kind):
         known = KNOWN_OPTIONS.get((kind, block.name))
         assert known is not None, f"unexpected {kind} plugin {block.name}"
         assert set(options(block)) <= known, (block.name, set(options(block)) - known)
@@ -189,8 +217,9 @@ def test_every_option_is_documented(kind: str) -> None:
 def test_ids_are_unique() -> None:
     ids = [
         options(b).get("id")
+        for path in (PIPELINE, KAFKA_PIPELINE)
         for kind in ("input", "filter", "output")
-        for b in plugins(section(kind), kind)
+        for b in plugins(section(kind, path), kind)
     ]
     assert None not in ids
     assert len(ids) == len(set(ids))
@@ -368,7 +397,7 @@ def test_record_without_event_id_gets_one() -> None:
 def test_pipeline_document_is_accepted_by_the_real_template(
     es_client: Any, reqlog_templates: Any, es_namespace: str
 ) -> None:
-    stream = es_setup.data_stream_name(es_namespace)
+    stream = data_stream_name(es_namespace)
     event = through_pipeline(formatted(LogstashFormatter(), full_request_record()))
     event_id = event["event"]["id"]
     es_client.create(index=stream, id=event_id, document=event, refresh="true")
@@ -414,6 +443,25 @@ def tcp_capture() -> tuple[int, dict[str, bytes], threading.Thread]:
     return server.getsockname()[1], box, thread
 
 
+def ship_wire_records(
+    handler: ShipperHandler,
+) -> tuple[list[logging.LogRecord], logging.LogRecord]:
+    """Three full request records and one odd message through ``handler``, then close it.
+
+    Newlines, a line separator and non-ASCII inside values must stay inside
+    one event on the wire."""
+    records = [full_request_record() for _ in range(3)]
+    odd = logging.LogRecord(
+        "django_reqlog", logging.INFO, __file__, 1, "line1\nline2\u2028é", (), None
+    )
+    with override_settings(**FULL_CAPTURE):
+        for record in [*records, odd]:
+            handler.handle(record)
+        assert handler.wait_idle(30)
+    handler.close()
+    return records, odd
+
+
 def test_tcp_wire_format_is_json_lines(tmp_path: Path) -> None:
     tcp = next(b for b in plugins(section("input"), "input") if b.name == "tcp")
     assert options(tcp)["codec"] == "json_lines"
@@ -422,16 +470,7 @@ def test_tcp_wire_format_is_json_lines(tmp_path: Path) -> None:
         "127.0.0.1", port, flush_interval=0.05, metrics_interval=None, spool_dir=str(tmp_path)
     )
     handler.setFormatter(LogstashFormatter())
-    records = [full_request_record() for _ in range(3)]
-    # Newlines, a line separator and non-ASCII inside values must stay inside one line.
-    odd = logging.LogRecord(
-        "django_reqlog", logging.INFO, __file__, 1, "line1\nline2\u2028é", (), None
-    )
-    with override_settings(**FULL_CAPTURE):
-        for record in [*records, odd]:
-            handler.handle(record)
-        assert handler.wait_idle(10)
-    handler.close()
+    records, _odd = ship_wire_records(handler)
     thread.join(10)
     data = box["data"]
     assert data.endswith(b"\n")
@@ -486,3 +525,75 @@ def test_http_wire_format_matches_an_http_codec(tmp_path: Path) -> None:
     else:
         events = [json.loads(line) for line in seen["body"].splitlines() if line]
     assert len(events) == 1 and events[0]["status"] == 500
+
+
+# ---------------------------------------------------------------- the Kafka pipeline
+
+
+def test_kafka_pipeline_parses_with_both_grammars() -> None:
+    assert [b.name for b in ast(KAFKA_PIPELINE)] == ["input", "output"]
+    parser = pytest.importorskip("logstash_pipeline_parser")
+    tree = parser.Pipeline(KAFKA_PIPELINE.read_text()).parse()
+    assert [section_[0] for section_ in tree] == ["input", "output"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda s: s.replace('group_id => "reqlog-logstash"', 'group_id "reqlog-logstash"', 1),
+        lambda s: s[: s.rindex("}")],
+        lambda s: s.replace("required username=", "required' username=", 1),  # quote left open
+    ],
+)
+def test_grammar_rejects_broken_copies_of_the_kafka_pipeline(broken: Any) -> None:
+    with pytest.raises(Exception):  # noqa: B017 - either parser error class will do
+        lscl_parser.parse_lscl(broken(KAFKA_PIPELINE.read_text()))
+
+
+def test_kafka_pipeline_hands_json_events_to_the_main_pipeline() -> None:
+    from django_reqlog.handlers.kafka import DEFAULT_TOPIC
+
+    (kafka,) = plugins(section("input", KAFKA_PIPELINE), "input")
+    opts = options(kafka)
+    assert kafka.name == "kafka" and opts["codec"] == "json"
+    assert opts["topics"] == [f"${{REQLOG_KAFKA_TOPIC:{DEFAULT_TOPIC}}}"]
+    assert opts["auto_offset_reset"] == "earliest"
+    assert opts["security_protocol"] == "SASL_PLAINTEXT" and opts["sasl_mechanism"] == "PLAIN"
+    assert 'password="${KAFKA_LOGSTASH_PASSWORD}"' in opts["sasl_jaas_config"]
+    (output,) = plugins(section("output", KAFKA_PIPELINE), "output")
+    receivers = [b for b in plugins(section("input"), "input") if b.name == "pipeline"]
+    assert output.name == "pipeline"
+    assert options(output)["send_to"] == [options(receivers[0])["address"]]
+    # Two pipelines with the main one unchanged; each file is one of ours.
+    with_kafka = yaml.safe_load((CONFIG / "pipelines-kafka.yml").read_text())
+    plain = yaml.safe_load((CONFIG / "pipelines.yml").read_text())
+    assert with_kafka[0] == plain[0]
+    assert [Path(p["path.config"]).name for p in with_kafka] == [PIPELINE.name, KAFKA_PIPELINE.name]
+    assert len({p["pipeline.id"] for p in with_kafka}) == 2
+
+
+@pytest.mark.kafka
+def test_kafka_wire_format_is_one_json_event_per_message(tmp_path: Path) -> None:
+    """What KafkaHandler writes to the real broker is what the json codec reads:
+    one JSON object per message, which the main pipeline's filter leaves as it
+    is and its output stores under the message key (the event id)."""
+    from django_reqlog.handlers import KafkaHandler
+    from tests.kafka_support import consume_all, create_topic, kafka_settings
+
+    kafka = kafka_settings()
+    topic = create_topic(kafka.bootstrap)
+    handler = KafkaHandler(
+        kafka.bootstrap, topic=topic, flush_interval=0.05, metrics_interval=None,
+        spool_dir=str(tmp_path),
+    )  # fmt: skip
+    records, odd = ship_wire_records(handler)
+    messages = consume_all(kafka.bootstrap, topic)
+    assert len(messages) == 4
+    for message in messages:
+        assert isinstance(message.value, dict)
+        assert through_pipeline(json.dumps(message.value)) == message.value
+        assert message.key == message.value["event"]["id"]
+    assert {m.key for m in messages} >= {r.event_id for r in records}
+    assert [m.value["message"] for m in messages if m.key == odd.event_id] == [
+        "line1\nline2\u2028é"
+    ]

@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.elastic.stack_support import load_module
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_packaged_kibana_objects_match_elk_copy():
-    packaged = REPO / "django_reqlog" / "resources" / "kibana" / "reqlog.ndjson"
-    assert packaged.read_bytes() == (REPO / "elk" / "kibana" / "reqlog.ndjson").read_bytes()
+def test_packaged_kibana_objects_are_the_only_copy():
+    # The generator writes, the stack's setup script reads and the package
+    # ships one and the same file; elk/ keeps no second copy to drift.
+    packaged = REPO / "django_reqlog" / "elastic" / "resources" / "kibana" / "reqlog.ndjson"
+    builder = load_module(REPO / "elk" / "kibana" / "build_saved_objects.py", "reqlog_builder_pkg")
+    setup_script = load_module(REPO / "elk" / "setup" / "setup.py", "reqlog_setup_pkg")
+    assert builder.OUTPUT == setup_script.SAVED_OBJECTS == packaged
+    assert packaged.read_text().count("\n") > 10
+    assert not (REPO / "elk" / "kibana" / "reqlog.ndjson").exists()
 
 
 @pytest.mark.slow
@@ -31,9 +39,10 @@ def test_wheel_contains_package_data(tmp_path):
         "django_reqlog/middleware.py",
         "django_reqlog/handlers/__init__.py",
         "django_reqlog/management/commands/reqlog_setup.py",
-        "django_reqlog/resources/elasticsearch/index-template.json",
-        "django_reqlog/resources/elasticsearch/ilm-policy.json",
-        "django_reqlog/resources/kibana/reqlog.ndjson",
+        "django_reqlog/elastic/resources/elasticsearch/index-template.json",
+        "django_reqlog/elastic/resources/elasticsearch/ilm-policy.json",
+        "django_reqlog/elastic/resources/kibana/reqlog.ndjson",
+        "django_reqlog/elastic/report/render.py",
     ):
         assert required in names, required
     assert not any(n.startswith(("tests/", "example_project/", "benchmarks/")) for n in names)

@@ -7,6 +7,7 @@ import hashlib
 import io
 from collections.abc import AsyncIterator, Iterator
 
+from django.contrib.auth import authenticate, login
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -122,3 +123,28 @@ def drf_echo(request: Request) -> Response:
             "user": user.get_username() if user is not None and user.is_authenticated else None,
         }
     )
+
+
+def too_many(request: HttpRequest) -> HttpResponse:
+    """A rate limiter's answer: the view never looks at the user."""
+    return HttpResponse("slow down", status=429, content_type="text/plain")
+
+
+@csrf_exempt
+def login_and_restore(request: HttpRequest) -> HttpResponse:
+    """Logs a user in, then puts the previous ``request.user`` back, as
+    django-allauth's headless app-client login does."""
+    previous = request.user
+    user = authenticate(
+        request, username=request.POST.get("username"), password=request.POST.get("password")
+    )
+    if user is None:
+        return HttpResponse("no", status=400, content_type="text/plain")
+    login(request, user)
+    request.user = previous
+    return HttpResponse("logged in", content_type="text/plain")
+
+
+def route_echo(request: HttpRequest, **kwargs: str) -> HttpResponse:
+    """Answers any route: stands in for views whose URLs carry secrets."""
+    return HttpResponse("ok", content_type="text/plain")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from .base import ShipperHandler, default_spool_root, shipper_handlers
 from .elasticsearch import ElasticsearchHandler
+from .kafka import KafkaHandler
 from .logstash import LogstashHandler
 from .metrics import METRIC_KEYS, ShipperMetrics
 
 __all__ = [
     "METRIC_KEYS",
     "ElasticsearchHandler",
+    "KafkaHandler",
     "LogstashHandler",
     "ShipperHandler",
     "ShipperMetrics",

@@ -45,11 +45,11 @@ class ElasticsearchTransport:
 
     def _client(self) -> Any:
         if self.client is None:
-            from elasticsearch import Elasticsearch
+            from django_reqlog.elastic.client import make_client
 
             # Retries are ours (per item, with backoff, off the request
             # thread); the client's own would block and retry whole batches.
-            self.client = Elasticsearch(
+            self.client = make_client(
                 self.hosts, max_retries=0, retry_on_timeout=False, **self.client_options
             )
             _never_wait_for_a_pooled_connection(self.client)

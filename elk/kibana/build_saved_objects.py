@@ -1,8 +1,11 @@
-"""Generate elk/kibana/reqlog.ndjson, the Kibana saved objects of the stack.
+"""Generate the Kibana saved objects of the stack.
 
+They are written to ``django_reqlog/elastic/resources/kibana/reqlog.ndjson``,
+their only home: ``reqlog_setup --kibana-url`` imports them from the
+installed package, and the compose stack's setup service from the same file.
 Run ``python elk/kibana/build_saved_objects.py`` after editing a panel; the
-NDJSON is committed so the setup service (and users without Python) import it
-as is, and tests/test_stack_kibana.py checks it matches this script.
+NDJSON is committed so users without Python import it as is, and
+tests/elastic/test_stack_kibana.py checks it matches this script.
 
 Objects are written in the Kibana 8.x/9.x saved-objects export format: one
 JSON object per line, ``coreMigrationVersion`` plus a ``typeMigrationVersion``
@@ -14,6 +17,13 @@ Every panel reads the data view ``reqlog-data-view`` (logs-django.reqlog-*).
 Durations are stored in ``event.duration`` (nanoseconds, ECS); the data view
 formats that field as a duration in milliseconds, and Lens inherits the
 format, so no runtime field (and no scripting) is needed.
+
+Request counts are sums of ``reqlog.sample_weight``, not document counts:
+with ``REQLOG_SAMPLE_RATE`` below 1 each kept successful request stands for
+``1 / rate`` requests while errors and slow requests are all kept, so a plain
+count would overstate the error rate. Latency percentiles are over the kept
+events (Elasticsearch has no weighted percentiles); with sampling on they
+lean towards slow requests, which are always kept.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-OUTPUT = HERE / "reqlog.ndjson"
+OUTPUT = HERE.parents[1] / "django_reqlog" / "elastic" / "resources" / "kibana" / "reqlog.ndjson"
 
 CORE_MIGRATION_VERSION = "8.8.0"
 # Migration version each type's attributes are written in. Kibana refuses
@@ -52,6 +62,7 @@ STATUS_CLASSES = [
     ("5xx", "http.response.status_code >= 500"),
 ]
 FIVE_XX_KQL = "http.response.status_code >= 500"
+WEIGHT = "reqlog.sample_weight"  # how many requests an event stands for
 
 
 def kql(query: str) -> dict[str, str]:
@@ -84,6 +95,15 @@ def col_count(label: str, kql_filter: str | None = None) -> dict[str, Any]:
         "scale": "ratio",
         "params": {"emptyAsNull": False},
     }
+    if kql_filter:
+        column["filter"] = kql(kql_filter)
+    return column
+
+
+def col_requests(label: str, kql_filter: str | None = None) -> dict[str, Any]:
+    """Requests, counted as the sum of each event's sampling weight."""
+    column = col_metric("sum", WEIGHT, label)
+    column["params"]["emptyAsNull"] = False
     if kql_filter:
         column["filter"] = kql(kql_filter)
     return column
@@ -143,11 +163,12 @@ def col_filters(label: str, filters: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def cols_error_rate(prefix: str) -> dict[str, dict[str, Any]]:
-    """A Lens formula ``count(5xx) / count()`` with its helper columns."""
-    formula = f"count(kql='{FIVE_XX_KQL}') / count()"
+    """A Lens formula ``requests(5xx) / requests()`` with its helper columns,
+    requests being weighted by the sampling rate."""
+    formula = f"sum({WEIGHT}, kql='{FIVE_XX_KQL}') / sum({WEIGHT})"
     part = "Part of 5xx rate"
-    x0 = col_count(part, FIVE_XX_KQL)
-    x1 = col_count(part)
+    x0 = col_requests(part, FIVE_XX_KQL)
+    x1 = col_requests(part)
     x2 = {
         "label": part,
         "customLabel": True,
@@ -386,12 +407,12 @@ def build() -> list[dict[str, Any]]:
     by_status = lens(
         "reqlog-lens-requests-by-status",
         "Requests over time by status class",
-        "Request count per interval, stacked by 2xx/3xx/4xx/5xx.",
+        "Requests per interval (sampled events weighted), stacked by 2xx/3xx/4xx/5xx.",
         "lnsXY",
         {
             "time": col_date(),
             "status": col_filters("Status class", STATUS_CLASSES),
-            "count": col_count("Requests"),
+            "count": col_requests("Requests"),
         },
         xy("bar_stacked", "time", ["count"], split="status"),
         REQUESTS_KQL,
@@ -399,7 +420,7 @@ def build() -> list[dict[str, Any]]:
     error_rate = lens(
         "reqlog-lens-error-rate",
         "Error rate % (5xx)",
-        "Share of requests answered with a 5xx status per interval.",
+        "Share of requests answered with a 5xx status per interval, sampled events weighted.",
         "lnsXY",
         {"time": col_date(), **cols_error_rate("rate")},
         xy("line", "time", ["rate"], legend="bottom"),
@@ -426,7 +447,7 @@ def build() -> list[dict[str, Any]]:
         "lnsXY",
         {
             "route": col_terms("reqlog.route", "Route", 10, "count"),
-            "count": col_count("Requests"),
+            "count": col_requests("Requests"),
         },
         xy("bar_horizontal", "route", ["count"], legend="bottom"),
         REQUESTS_KQL,
@@ -439,7 +460,7 @@ def build() -> list[dict[str, Any]]:
         {
             "route": col_terms("reqlog.route", "Route", 10, "p95"),
             "p95": col_percentile("event.duration", 95, "p95"),
-            "count": col_count("Requests"),
+            "count": col_requests("Requests"),
         },
         table(["route", "p95", "count"]),
         REQUESTS_KQL,
@@ -451,7 +472,7 @@ def build() -> list[dict[str, Any]]:
         "lnsPie",
         {
             "code": col_terms("http.response.status_code", "Status", 20, "count", "number"),
-            "count": col_count("Requests"),
+            "count": col_requests("Requests"),
         },
         {
             "shape": "donut",
@@ -477,8 +498,8 @@ def build() -> list[dict[str, Any]]:
         "lnsDatatable",
         {
             "user": col_terms("user.name", "User", 10, "count"),
-            "count": col_count("Requests"),
-            "errors": col_count("5xx", FIVE_XX_KQL),
+            "count": col_requests("Requests"),
+            "errors": col_requests("5xx", FIVE_XX_KQL),
         },
         table(["user", "count", "errors"]),
         REQUESTS_KQL,
@@ -490,8 +511,8 @@ def build() -> list[dict[str, Any]]:
         "lnsDatatable",
         {
             "ip": col_terms("client.ip", "Client IP", 10, "count", "ip"),
-            "count": col_count("Requests"),
-            "errors": col_count("5xx", FIVE_XX_KQL),
+            "count": col_requests("Requests"),
+            "errors": col_requests("5xx", FIVE_XX_KQL),
         },
         table(["ip", "count", "errors"]),
         REQUESTS_KQL,

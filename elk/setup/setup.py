@@ -10,10 +10,14 @@ upsert, so running it again after a change, or after a crash half-way, is safe:
    ``logs-django.reqlog-*``);
 3. run the package's own ``manage.py reqlog_setup`` (index template, ILM
    policy, data stream);
-4. wait for Kibana, import ``elk/kibana/reqlog.ndjson`` (overwrite), create or
+4. wait for Kibana, import the package's saved objects (overwrite), create or
    update the connectors and the rules of ``elk/kibana/rules/``.
 
-Only the standard library is used so the script runs in any Python 3.10+.
+The saved objects have one home, ``django_reqlog/elastic/resources/kibana/``;
+docker-compose.yml mounts that folder read-only at the same place under
+/reqlog, and the upload is the package's own (``django_reqlog.elastic.kibana``,
+which ``reqlog_setup --kibana-url`` uses too). Apart from that package, which
+the image installs, only the standard library is used.
 """
 
 from __future__ import annotations
@@ -28,15 +32,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from django_reqlog.elastic.errors import ElasticError
+from django_reqlog.elastic.kibana import import_ndjson
 
 HERE = Path(__file__).resolve().parent
 ELK = HERE.parent
 ROLES_FILE = HERE / "roles.json"
 KIBANA_DIR = ELK / "kibana"
+# The repository's copy in a checkout; the read-only mount in the container.
+SAVED_OBJECTS = ELK.parent / "django_reqlog" / "elastic" / "resources" / "kibana" / "reqlog.ndjson"
 
 # Secrets the stack needs, and the minimum length of each kind. Kibana's
 # encryption keys must be at least 32 characters or alerting stays disabled.
@@ -46,6 +54,8 @@ PASSWORD_VARS = (
     "REQLOG_WRITER_PASSWORD",
     "LOGSTASH_WRITER_PASSWORD",
     "ELASTALERT_PASSWORD",
+    "KAFKA_APP_PASSWORD",
+    "KAFKA_LOGSTASH_PASSWORD",
 )
 KEY_VARS = ("KIBANA_ENCRYPTION_KEY", "KIBANA_SECURITY_KEY", "KIBANA_REPORTING_KEY")
 SECRET_VARS = (*PASSWORD_VARS, "DJANGO_SECRET_KEY", *KEY_VARS)
@@ -118,6 +128,7 @@ class Client:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # A private CA (ES_CA_CERTS) for clusters served over HTTPS.
+        self.cafile = cafile
         self.context = ssl.create_default_context(cafile=cafile) if cafile else None
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}"}
@@ -131,14 +142,12 @@ class Client:
         path: str,
         body: Any = None,
         *,
-        raw: bytes | None = None,
-        content_type: str = "application/json",
         timeout: float = 30,
     ) -> Any:
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        data = None if body is None else json.dumps(body).encode()
         headers = dict(self.headers)
         if data is not None:
-            headers["Content-Type"] = content_type
+            headers["Content-Type"] = "application/json"
         req = urllib.request.Request(
             self.base_url + path, data=data, method=method, headers=headers
         )
@@ -209,19 +218,6 @@ def run_reqlog_setup(env: Mapping[str, str]) -> None:
 # ---------------------------------------------------------------- Kibana
 
 
-def multipart(field: str, filename: str, content: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    head = (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-        "Content-Type: application/ndjson\r\n\r\n"
-    ).encode()
-    return (
-        head + content + f"\r\n--{boundary}--\r\n".encode(),
-        f"multipart/form-data; boundary={boundary}",
-    )
-
-
 def kibana_available(kibana: Client) -> bool:
     status = kibana.request("GET", "/api/status")
     overall = status.get("status", {}).get("overall", {})
@@ -230,17 +226,17 @@ def kibana_available(kibana: Client) -> bool:
 
 
 def import_saved_objects(kibana: Client, ndjson: Path) -> None:
-    body, content_type = multipart("file", ndjson.name, ndjson.read_bytes())
-    result = kibana.request(
-        "POST",
-        "/api/saved_objects/_import?overwrite=true",
-        raw=body,
-        content_type=content_type,
-        timeout=120,
-    )
-    if not result.get("success"):
-        raise SystemExit(f"setup: saved objects import failed: {json.dumps(result)[:2000]}")
-    log(f"imported {result.get('successCount')} Kibana saved objects from {ndjson.name}")
+    try:
+        count = import_ndjson(
+            kibana.base_url,
+            ndjson,
+            authorization=kibana.headers["Authorization"],
+            cafile=kibana.cafile,
+            timeout=120,
+        )
+    except ElasticError as exc:
+        raise SystemExit(f"setup: saved objects import failed: {str(exc)[:2000]}") from None
+    log(f"imported {count} Kibana saved objects from {ndjson.name}")
 
 
 def upsert_connector(kibana: Client, connector: Mapping[str, Any]) -> None:
@@ -269,7 +265,7 @@ def upsert_rule(kibana: Client, rule: Mapping[str, Any]) -> None:
 
 
 def setup_kibana(kibana: Client) -> None:
-    import_saved_objects(kibana, KIBANA_DIR / "reqlog.ndjson")
+    import_saved_objects(kibana, SAVED_OBJECTS)
     for connector in load_json(KIBANA_DIR / "connectors.json"):
         upsert_connector(kibana, connector)
     for rule in load_rules():

@@ -33,14 +33,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it logs the response the client gets (redirects and
+    # rejections by the middleware below included) and times the whole stack.
+    "django_reqlog.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After authentication so session users are known; DRF token users are
-    # picked up when the response comes back through.
-    "django_reqlog.middleware.RequestLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 

@@ -2,7 +2,7 @@
 
 ElastAlert2 pins ``elasticsearch==7.10.1`` (the client) and, from 2.20 on,
 needs Python >= 3.12, so it cannot share the project's virtualenv. The
-stack tests (tests/test_stack_elastalert.py) run the real ``elastalert-test-rule``
+stack tests (tests/elastic/test_stack_elastalert.py) run the real ``elastalert-test-rule``
 from this virtualenv against the real Elasticsearch node of the test bed.
 
 Usage::
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Keep in step with the elastalert image tag in docker-compose.yml
-# (tests/test_stack_compose.py asserts they agree).
+# (tests/elastic/test_stack_compose.py asserts they agree).
 ELASTALERT_VERSION = "2.31.0"
 VENV = ROOT / ".cache" / f"elastalert2-{ELASTALERT_VERSION}"
 STAMP = VENV / ".installed"

@@ -21,8 +21,9 @@ HTTPS with a CA made by ``elasticsearch-certutil``. What it lacks (ILM, the
 data stream REST API, ingest processors, analysis-common, and therefore the
 ``.security`` index that API keys need) is described in the README.
 
-Only the standard library is used: this script runs before any virtualenv
-package is importable in CI.
+Only the standard library is used (with nodecli.py beside it, the command
+line and process handling it shares with kafkanode.py): this script runs
+before any virtualenv package is importable in CI.
 
 Environment knobs: REQLOG_ES_VERSION (default below), REQLOG_ES_HEAP
 (default 512m), REQLOG_ES_JAVA_HOME, REQLOG_ES_TLS=0 to serve plain HTTP,
@@ -33,18 +34,12 @@ REQLOG_ES_CACHE_DIR (default .cache/elasticsearch).
 
 from __future__ import annotations
 
-import argparse
 import base64
-import contextlib
-import fcntl
 import json
 import os
 import pwd
-import re
 import secrets
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -54,6 +49,11 @@ import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import nodecli
+from nodecli import free_port, group_alive, java_major
 
 # 9.2.0 is the newest integ-test-zip this machine's Maven Central reaches
 # (9.2.1-9.2.3, 9.3.0, 9.4.0 and 9.5.1 are not published there); 8.19.21 is
@@ -90,14 +90,6 @@ class NodeError(RuntimeError):
 # --------------------------------------------------------------------------- obtaining
 
 
-def java_major(java_home: Path) -> int | None:
-    release = java_home / "release"
-    if not release.is_file():
-        return None
-    match = re.search(r'^JAVA_VERSION="(\d+)', release.read_text(errors="replace"), re.M)
-    return int(match.group(1)) if match else None
-
-
 def pick_java(version: str) -> Path:
     """The newest JDK the Elasticsearch version supports (9.x: 21+, 8.x: 17-24)."""
     major = int(version.split(".", maxsplit=1)[0])
@@ -105,26 +97,14 @@ def pick_java(version: str) -> Path:
     explicit = os.environ.get("REQLOG_ES_JAVA_HOME")
     if explicit:
         return Path(explicit)
-    candidates: list[Path] = []
-    for var in ("ES_JAVA_HOME", "JAVA_HOME"):
-        if os.environ.get(var):
-            candidates.append(Path(os.environ[var]))
-    jvm_dir = Path("/usr/lib/jvm")
-    if jvm_dir.is_dir():
-        candidates.extend(p for p in sorted(jvm_dir.iterdir()) if not p.is_symlink())
-    java_bin = shutil.which("java")
-    if java_bin:
-        candidates.append(Path(java_bin).resolve().parents[1])
-    usable = [(java_major(p), p) for p in candidates if (p / "bin" / "java").exists()]
-    fitting = sorted(
-        ((m, p) for m, p in usable if m is not None and low <= m <= high), key=lambda mp: mp[0]
-    )
-    if not fitting:
+    usable = nodecli.installed_jdks(("ES_JAVA_HOME", "JAVA_HOME"))
+    java = nodecli.newest_jdk(usable, low, high)
+    if java is None:
         raise NodeError(
             f"Elasticsearch {version} needs a JDK {low}-{high}; found "
             f"{[(m, str(p)) for m, p in usable]}. Set REQLOG_ES_JAVA_HOME."
         )
-    return fitting[-1][1]
+    return java
 
 
 def fetch_zip(version: str) -> Path:
@@ -176,12 +156,6 @@ def unpack(version: str) -> Path:
 
 
 # --------------------------------------------------------------------------- configuring
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_as_user() -> pwd.struct_passwd | None:
@@ -294,23 +268,6 @@ def prepare_security(home: Path, java: Path, version: str, tls: bool) -> dict[st
     return info
 
 
-def prune_instances(max_age: float = 86400) -> None:
-    """Drop node directories a crashed or killed run left behind (kept for a day)."""
-    root = CACHE / "instances"
-    if not root.is_dir():
-        return
-    keep = ""
-    if STATE_FILE.is_file():  # never the node `esnode.py start` left running
-        with contextlib.suppress(ValueError, KeyError, OSError):
-            keep = json.loads(STATE_FILE.read_text())["instance"]
-    for path in root.iterdir():
-        if str(path) == keep:
-            continue
-        with contextlib.suppress(OSError):
-            if time.time() - path.stat().st_mtime > max_age:
-                shutil.rmtree(path, ignore_errors=True)
-
-
 def write_instance(home: Path, version: str, tls: bool, heap: str) -> dict[str, Any]:
     instance = CACHE / "instances" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     conf, data, logs, tmp = (instance / d for d in ("config", "data", "logs", "tmp"))
@@ -384,25 +341,13 @@ def log_tail(node: dict[str, Any], lines: int = 60) -> str:
     return "\n".join(parts) or "(no log files)"
 
 
-@contextlib.contextmanager
-def cache_lock() -> Any:
-    """Serialise download, unzip and security setup between concurrent runs."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def start_node(version: str, tls: bool, heap: str, timeout: float) -> dict[str, Any]:
     t0 = time.monotonic()
-    with cache_lock():
+    with nodecli.cache_lock(CACHE):
         home = unpack(version)
         java = pick_java(version)
         creds = prepare_security(home, java, version, tls)
-        prune_instances()
+        nodecli.prune_instances(CACHE / "instances", STATE_FILE)
     prepared = time.monotonic() - t0
     if prepared > 1:  # only a first run downloads, unzips and makes users/certificates
         log(f"distribution and security files ready after {prepared:.1f}s")
@@ -477,45 +422,12 @@ def wait_healthy(node: dict[str, Any], proc: subprocess.Popen[bytes], timeout: f
 
 
 def stop_node(node: dict[str, Any], keep_logs: bool = False) -> None:
-    pid = int(node["pid"])
-    if _group_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _group_alive(pid):
-            _reap(pid)
-            time.sleep(0.2)
-        if _group_alive(pid):
-            log(f"pid {pid} ignored SIGTERM for 30s, killing it")
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            time.sleep(0.5)
-        _reap(pid)
+    nodecli.stop_group(int(node["pid"]), log)
     instance = Path(node["instance"])
     if keep_logs:
         log(f"keeping node files for inspection: {instance}")
     else:
         shutil.rmtree(instance, ignore_errors=True)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    _reap(pgid)
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def node_env(node: dict[str, Any]) -> dict[str, str]:
@@ -543,111 +455,22 @@ def options() -> tuple[str, bool, str, float]:
     return version, tls, heap, timeout
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        log("run needs a command after --")
-        return 2
-    if os.environ.get("REQLOG_TEST_ES_URL"):
-        log("REQLOG_TEST_ES_URL already set; using that node")
-        return subprocess.call(command)
-    try:
-        node = start_node(*options())
-    except (NodeError, OSError, KeyError) as exc:
-        if args.optional:
-            log(f"no Elasticsearch ({exc}); running without it")
-            return subprocess.call(command)
-        log(f"could not start Elasticsearch: {exc}")
-        return 3
-
-    # SIGTERM (CI cancel) must still stop the node: turn it into an exception.
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    rc = 1
-    try:
-        child = subprocess.Popen(command, env={**os.environ, **node_env(node)})
-        try:
-            rc = child.wait()
-        except KeyboardInterrupt:
-            child.terminate()
-            rc = child.wait()
-    finally:
-        failed = rc != 0
-        if failed:
-            log(f"command exited with {rc}; node log tail follows\n{log_tail(node, 25)}")
-        stop_node(node, keep_logs=failed)
-        log("Elasticsearch stopped")
-    return rc
-
-
-def cmd_start(args: argparse.Namespace) -> int:
-    if STATE_FILE.is_file():
-        node = json.loads(STATE_FILE.read_text())
-        if _group_alive(int(node["pid"])):
-            log(f"already running (pid {node['pid']}) on {node['url']}")
-            return 0
-    try:
-        node = start_node(*options())
-    except NodeError as exc:
-        log(str(exc))
-        return 3
-    STATE_FILE.write_text(json.dumps(node, indent=2))
-    STATE_FILE.chmod(0o600)
-    print_env(node)
-    return 0
-
-
-def cmd_stop(args: argparse.Namespace) -> int:
-    if not STATE_FILE.is_file():
-        log("no node started with `esnode.py start`")
-        return 0
-    node = json.loads(STATE_FILE.read_text())
-    stop_node(node)
-    STATE_FILE.unlink()
-    log(f"stopped pid {node['pid']}")
-    return 0
-
-
-def print_env(node: dict[str, Any]) -> None:
-    for key, value in node_env(node).items():
-        print(f"export {key}={shell_quote(value)}")
-
-
-def shell_quote(value: str) -> str:
-    return "'" + value.replace("'", "'\"'\"'") + "'"
-
-
-def cmd_env(args: argparse.Namespace) -> int:
-    if not STATE_FILE.is_file():
-        log("no node running; use `esnode.py start`")
-        return 1
-    node = json.loads(STATE_FILE.read_text())
-    if not _group_alive(int(node["pid"])):
-        log(f"pid {node['pid']} is gone; run `esnode.py stop` then `start`")
-        return 1
-    print_env(node)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="action", required=True)
-    run = sub.add_parser("run", help="start a node, run CMD with its env, stop it")
-    run.add_argument(
-        "--optional",
-        action="store_true",
-        help="if no node can be had, run CMD anyway (without REQLOG_TEST_ES_*)",
-    )
-    run.add_argument("command", nargs=argparse.REMAINDER)
-    run.set_defaults(func=cmd_run)
-    sub.add_parser("start", help="start a node in the background").set_defaults(func=cmd_start)
-    sub.add_parser("stop", help="stop the node from `start`").set_defaults(func=cmd_stop)
-    sub.add_parser("env", help="print export lines for the running node").set_defaults(func=cmd_env)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+SERVER = nodecli.Server(
+    name="Elasticsearch",
+    noun="node",
+    script="esnode.py",
+    present_var="REQLOG_TEST_ES_URL",
+    state_file=STATE_FILE,
+    error=NodeError,
+    start=lambda: start_node(*options()),
+    stop=stop_node,
+    env=node_env,
+    tail=log_tail,
+    alive=lambda node: group_alive(int(node["pid"])),
+    where=lambda node: str(node["url"]),
+    log=log,
+)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(nodecli.main(SERVER, __doc__.split("\n\n")[0]))

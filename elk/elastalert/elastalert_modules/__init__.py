@@ -1,0 +1,1 @@
+"""django-reqlog's ElastAlert2 rule types (imported by ElastAlert2, not by the package)."""
