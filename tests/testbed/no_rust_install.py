@@ -40,9 +40,12 @@ CHECK = textwrap.dedent(
     assert not masking.native_enabled()
     body = b'{"user": "ann", "password": "hunter2", "note": "ssn 123-45-6789", "n": 4111111111111111}'
     facts = RequestFacts(
-        "e" * 32, "req-1", 1764236572.0, "POST", "https", "api.example.com", "/login/",
-        "token=abc&next=/", "HTTP/1.1", "203.0.113.5", "", "curl/8.0", "", "application/json",
-        len(body), "", body_prefix=body, body_bytes=len(body), status=200,
+        event_id="e" * 32, request_id="req-1", started_at=1764236572.0, method="POST",
+        scheme="https", host="api.example.com", path="/login/", query_string="token=abc&next=/",
+        http_version="HTTP/1.1", remote_addr="203.0.113.5", forwarded_for="",
+        user_agent="curl/8.0", referer="", content_type="application/json",
+        content_length=len(body), content_encoding="", body_prefix=body,
+        body_bytes=len(body), status=200,
     )
     record = logging.LogRecord("django_reqlog", logging.INFO, "check.py", 1, "event", (), None)
     record.reqlog, record.event_id, record.request_id = facts, facts.event_id, facts.request_id
