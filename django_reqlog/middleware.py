@@ -368,13 +368,26 @@ class RequestLogMiddleware:
         exc_info = None
         if request is not None:
             exc_info = request.__dict__.pop(_EXC_ATTR, None)
-        # Like any library: filters, handlers and propagation all apply.
-        logger.log(
-            _level(facts.status),
-            EventMessage(facts),
-            exc_info=exc_info,
-            extra=record_extra(facts),
-        )
+        level = _level(facts.status)
+        if logger.isEnabledFor(level):  # a stream's event: the level may have changed since
+            record = logger.makeRecord(
+                logger.name,
+                level,
+                __file__,
+                _EMIT_LINE,
+                EventMessage(facts),
+                (),
+                exc_info,
+                "_emit",
+                record_extra(facts),
+            )
+            logger.handle(record)  # filters, handlers and propagation, as for any record
+
+
+# Request records say they were made in _emit, in this file: what Logger.log
+# would find by walking the stack on every call, for a call site that never
+# moves.
+_EMIT_LINE = RequestLogMiddleware._emit.__code__.co_firstlineno
 
 
 def _level(status: int) -> int:

@@ -21,6 +21,7 @@ import pytest
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory
 
+from django_reqlog import middleware
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler
 from django_reqlog.middleware import RequestLogMiddleware
@@ -162,6 +163,7 @@ def test_the_record_says_where_and_on_which_thread_it_was_made() -> None:
         "middleware.py",
         "_emit",
     )
+    assert record.pathname == middleware.__file__
     assert record.lineno > 0
     assert (record.thread, record.threadName) == (
         threading.get_ident(),
@@ -252,6 +254,15 @@ def test_a_logger_disabled_while_a_stream_is_sent_gets_nothing() -> None:
             b"".join(response.streaming_content)  # type: ignore[attr-defined]
         finally:
             LOGGER.disabled = False
+    assert keep.records == []
+
+
+def test_a_level_raised_while_a_stream_is_sent_means_nothing_is_made() -> None:
+    keep = KeepRecords()
+    with attached(keep, logging.INFO):
+        response = Client().get("/stream/")
+        LOGGER.setLevel(logging.ERROR)
+        b"".join(response.streaming_content)  # type: ignore[attr-defined]
     assert keep.records == []
 
 
