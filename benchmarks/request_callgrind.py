@@ -2,6 +2,7 @@
 do not drift with the load of a shared machine).
 
     python benchmarks/request_callgrind.py [VARIANT ...]     # the table
+    python benchmarks/request_callgrind.py --parts           # where reqlog's share goes
     python benchmarks/request_callgrind.py --run VARIANT N   # what valgrind runs
 
 VARIANT is a name from ``benchmarks/variants.py``: ``floor`` (no logging
@@ -15,6 +16,11 @@ drives the requests, is counted (``--separate-threads=yes``): a shipper's
 worker and sender threads are left out, the cost of handing them the GIL is
 not.
 
+``--parts`` counts pieces of what the middleware adds, each on its own in a
+loop (the same two-lengths difference), on a request like the benchmark's
+after it went through the view: a breakdown, not a sum (the pieces overlap
+a little, and the view's own reading of the body is not in any).
+
 ``REQLOG_OLD_TREE`` points at a copy of another tree (say, main) to measure
 that tree's code and benchmarks instead of this editable install's.
 """
@@ -27,6 +33,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,13 +62,83 @@ def run(variant: str, count: int) -> None:
     os._exit(0)
 
 
-def count(variant: str, requests: int, env: dict[str, str]) -> int:
+def _parts() -> dict[str, Callable[[], object]]:
+    """Each piece of the request thread's added work, ready to repeat."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import measure
+
+    measure._setup("reqlog-queue", tempfile.mkdtemp(prefix="reqlog-callgrind-"))
+    from django.http import JsonResponse
+    from django.test import RequestFactory
+
+    from django_reqlog import middleware as mw
+    from django_reqlog.event import EventMessage, record_extra
+    from django_reqlog.request_id import _current
+
+    request = RequestFactory().post(
+        "/api/orders/?page=1&token=abc123",
+        data=measure.BODY,
+        content_type="application/json",
+        **measure.HEADERS,
+    )
+    request.body  # noqa: B018 - the view reads it, as the benchmark's does
+    middleware = mw.RequestLogMiddleware(lambda r: JsonResponse({}))
+    settings = mw._Settings()
+    state = mw._State(settings, mw.new_id(), len(measure.BODY), None, _current.set("x"))
+    facts = middleware._facts(state, request, 201)
+    assert facts is not None
+    response = JsonResponse({"id": 1, "items": 20, "ok": True}, status=201)
+    logger = mw.logger
+
+    def record() -> object:
+        return logger.makeRecord(
+            logger.name, 20, __file__, 1, EventMessage(facts), (), None, "_emit",
+            record_extra(facts),
+        )  # fmt: skip
+
+    made = record()
+
+    def header() -> None:
+        # What response.setdefault does when the header is new (repeatable:
+        # the header is there after the first call, so it is set again).
+        if "X-Request-ID" in response.headers:
+            response["X-Request-ID"] = state.request_id
+
+    def contexts() -> None:
+        mw._State(settings, "x", None, None, _current.set("x")).reset()
+
+    return {
+        "settings: 7 conf properties, each read once per request": mw._Settings,
+        "three IDs (new_id)": lambda: (mw.new_id(), mw.new_id(), mw.new_id()),
+        "request state and its context variables": contexts,
+        "the facts (RequestFacts from META, body, route, user)": lambda: middleware._facts(
+            state, request, 201
+        ),
+        "response facts (content type, size, body prefix)": lambda: mw._response_body(
+            facts, response, settings
+        ),
+        "the request-ID header (`in`, then `response[name] = value`)": header,
+        "the record (Logger.makeRecord)": record,
+        "handing it on (Logger.handle, queue-only handler)": lambda: logger.handle(made),  # type: ignore[arg-type]
+    }
+
+
+def run_part(index: int, repeat: int) -> None:
+    part = list(_parts().values())[index]
+    for _ in range(100):
+        part()
+    for _ in range(repeat):
+        part()
+    os._exit(0)
+
+
+def count(variant: str, requests: int, env: dict[str, str], mode: str = "--run") -> int:
     with tempfile.TemporaryDirectory(prefix="reqlog-cg-") as out:
         result = subprocess.run(
             [
                 *("valgrind", "--tool=callgrind", "--separate-threads=yes"),
                 f"--callgrind-out-file={out}/cg.out",
-                *(sys.executable, __file__, "--run", variant, str(requests)),
+                *(sys.executable, __file__, mode, variant, str(requests)),
             ],
             capture_output=True,
             text=True,
@@ -102,8 +179,22 @@ def main(variants: list[str]) -> None:
         sink.wait(10)
 
 
+def main_parts() -> None:
+    names = list(_parts())
+    print(f"| piece | instructions per request | repeats {RUNS[0]} vs {RUNS[1]} |")
+    print("|---|---:|---|")
+    for index, name in enumerate(names):
+        low, high = (count(str(index), n, {}, "--run-part") for n in RUNS)
+        per = (high - low) / (RUNS[1] - RUNS[0])
+        print(f"| {name} | {per:,.0f} | {low:,} / {high:,} |", flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--run"]:
         run(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1:2] == ["--run-part"]:
+        run_part(int(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1:2] == ["--parts"]:
+        main_parts()
     else:
         main(sys.argv[1:] or ["floor", "reqlog-queue", "reqlog-tcp"])

@@ -256,10 +256,20 @@ class ShipperHandler(logging.Handler):
                 # Logged by code running on our own threads (the HTTP client,
                 # a formatter): shipping it would feed the sink from itself.
                 return
+            # Both on the record itself, before anything is queued: every
+            # handler that ships or writes it gives it the same event.id (the
+            # document _id downstream).
             if getattr(record, "event_id", None) is None:
-                # On the record itself: every handler that ships or writes it
-                # gives it the same event.id (the document _id downstream).
                 record.event_id = uuid.uuid4().hex
+            if not hasattr(record, "request_id"):
+                # The worker formats on its own thread, where the request's
+                # context variable is unset: pin the id now so application
+                # logs written during a request stay correlated with it.
+                # Outside a request the attribute stays absent, so a
+                # RequestIDFilter on another handler still writes its "-".
+                request_id = get_request_id()
+                if request_id is not None:
+                    record.request_id = request_id
             self._put(_queued(record))
         except Exception:
             self.handleError(record)
@@ -363,17 +373,7 @@ def _queued(record: logging.LogRecord) -> dict[str, Any]:
     or change it while the worker formats. The copy's ``exc_info`` keeps a
     traceback alive only until the worker has formatted the event.
     """
-    attrs = record.__dict__.copy()
-    if "request_id" not in attrs:
-        # The worker formats on its own thread, where the request's context
-        # variable is unset: pin the id now so application logs written
-        # during a request stay correlated with it. Only in the copy: a
-        # RequestIDFilter on another handler still writes its "-" outside a
-        # request.
-        request_id = get_request_id()
-        if request_id is not None:
-            attrs["request_id"] = request_id
-    return attrs
+    return record.__dict__.copy()
 
 
 def _close_at_exit(ref: weakref.ref[ShipperHandler]) -> None:
