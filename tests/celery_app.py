@@ -55,22 +55,33 @@ def worker_logging(**kwargs: Any) -> None:
     )
 
 
+def reqlog_headers(request: Any) -> dict[str, Any]:
+    """The reqlog headers a task was sent with."""
+    return {
+        name: getattr(request, name, None)
+        for name in (
+            django_reqlog.celery.HEADER_REQUEST_ID,
+            django_reqlog.celery.HEADER_TRACE_ID,
+            django_reqlog.celery.HEADER_PARENT_SPAN_ID,
+        )
+    }
+
+
 @app.task(bind=True)
 def first(self: Any, note: str) -> dict[str, Any]:
     """Logs, sends ``second``, and reports the reqlog headers it was sent with."""
     logger.info("first task: %s", note)
     sent = second.delay()
-    return {
-        "second": sent.id,
-        "headers": {
-            name: getattr(self.request, name, None)
-            for name in (
-                django_reqlog.celery.HEADER_REQUEST_ID,
-                django_reqlog.celery.HEADER_TRACE_ID,
-                django_reqlog.celery.HEADER_PARENT_SPAN_ID,
-            )
-        },
-    }
+    return {"second": sent.id, "headers": reqlog_headers(self.request)}
+
+
+@app.task(bind=True, max_retries=1)
+def flaky(self: Any) -> dict[str, Any]:
+    """Fails its first attempt; the retry reports the headers it was sent with."""
+    logger.info("flaky attempt %d", self.request.retries)
+    if self.request.retries == 0:
+        raise self.retry(countdown=0)
+    return reqlog_headers(self.request)
 
 
 @app.task

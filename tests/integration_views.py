@@ -29,3 +29,9 @@ def sends_task(request: HttpRequest) -> JsonResponse:
     app_log.info("sending the task")
     result = first.delay("from the view")
     return JsonResponse({"task_id": result.id}, status=202)
+
+
+def sends_flaky_task(request: HttpRequest) -> JsonResponse:
+    from tests.celery_app import flaky
+
+    return JsonResponse({"task_id": flaky.delay().id}, status=202)

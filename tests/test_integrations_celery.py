@@ -148,6 +148,22 @@ def test_a_request_without_traceparent_still_passes_its_id(capture, worker):
         assert "trace" not in record
 
 
+@pytest.mark.redis
+@pytest.mark.urls("tests.integration_urls")
+def test_a_retry_keeps_the_headers_it_was_first_sent_with(capture, worker):
+    response = Client().get("/sends-flaky-task/", headers={"traceparent": TRACEPARENT})
+    event = capture.only()
+    request_id = event["http"]["request"]["id"]
+    retried = worker.result(response.json()["task_id"])
+    assert retried == {
+        "reqlog_request_id": request_id,
+        "reqlog_trace_id": TRACE_ID,
+        "reqlog_parent_span_id": event["span"]["id"],  # the request's, not the first attempt's
+    }
+    attempts = [worker.record(f"flaky attempt {n}") for n in (0, 1)]
+    assert [a["http"]["request"]["id"] for a in attempts] == [request_id, request_id]
+
+
 # -- the receivers on their own, with Celery's real request objects ----------
 
 
