@@ -399,17 +399,10 @@ def start_broker(node: dict[str, Any], timeout: float | None = None) -> dict[str
     timeout = timeout if timeout is not None else start_timeout()
     t0 = time.monotonic()
     instance = Path(node["instance"])
-    console = open(instance / "console.log", "ab")  # noqa: SIM115
-    # A new session makes the JVM its own process group: stopped by that id.
-    proc = subprocess.Popen(
+    proc = nodecli.spawn_group(
         java_command(node, "kafka.Kafka", str(instance / "config" / "server.properties")),
-        cwd=instance,
-        stdin=subprocess.DEVNULL,
-        stdout=console,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        instance,
     )
-    console.close()
     node["pid"] = proc.pid
     save(node)
     deadline = time.monotonic() + timeout

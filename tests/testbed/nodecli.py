@@ -109,6 +109,22 @@ def stop_group(pid: int, log: Callable[[str], None], *, resume: bool = False) ->
     reap(pid)
 
 
+def spawn_group(command: list[str], cwd: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a server as the leader of a new session, its output appended to
+    ``cwd/console.log``: a new session makes it (and whatever it forks) one
+    process group, stopped by that id (``stop_group``)."""
+    with open(cwd / "console.log", "ab") as console:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **popen,
+        )
+
+
 # --------------------------------------------------------------------------- cache
 
 

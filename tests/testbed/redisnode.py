@@ -195,17 +195,7 @@ def start_node(timeout: float) -> dict[str, Any]:
         node = write_instance(server)
         nodecli.prune_instances(CACHE / "instances", STATE_FILE)
     instance = Path(node["instance"])
-    console = open(instance / "console.log", "ab")  # noqa: SIM115
-    # A new session makes the server its own process group: stopped by that id.
-    proc = subprocess.Popen(
-        [str(server), str(instance / "redis.conf")],
-        cwd=instance,
-        stdin=subprocess.DEVNULL,
-        stdout=console,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    console.close()
+    proc = nodecli.spawn_group([str(server), str(instance / "redis.conf")], instance)
     node["pid"] = proc.pid
     save(node)
     deadline = time.monotonic() + timeout
