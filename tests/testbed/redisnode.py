@@ -33,7 +33,6 @@ REQLOG_REDIS_START_TIMEOUT seconds (default 30), REQLOG_REDIS_CACHE_DIR
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -173,19 +172,7 @@ def _resp(*words: str) -> bytes:
 
 
 def log_tail(node: dict[str, Any], lines: int = 60) -> str:
-    parts = []
-    for name in ("console.log", "redis.log"):
-        path = Path(node["instance"]) / name
-        if path.is_file():
-            text = path.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {path} (last {len(text)} lines)\n" + "\n".join(text))
-    return "\n".join(parts) or "(no log files)"
-
-
-def save(node: dict[str, Any]) -> None:
-    path = Path(node["state_file"])
-    path.write_text(json.dumps(node, indent=2))
-    path.chmod(0o600)
+    return nodecli.tail_files(Path(node["instance"]), ("console.log", "redis.log"), lines)
 
 
 def start_node(timeout: float) -> dict[str, Any]:
@@ -197,7 +184,7 @@ def start_node(timeout: float) -> dict[str, Any]:
     instance = Path(node["instance"])
     proc = nodecli.spawn_group([str(server), str(instance / "redis.conf")], instance)
     node["pid"] = proc.pid
-    save(node)
+    nodecli.save_node(node)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -205,7 +192,7 @@ def start_node(timeout: float) -> dict[str, Any]:
             raise NodeError(f"redis-server exited with {proc.returncode}\n" + log_tail(node))
         if ping(int(node["port"]), node["password"]):
             node["startup_seconds"] = round(time.monotonic() - t0, 1)
-            save(node)
+            nodecli.save_node(node)
             log(
                 f"Redis (pid {proc.pid}, {server}) answering on 127.0.0.1:{node['port']} "
                 f"after {node['startup_seconds']}s"
