@@ -193,17 +193,24 @@ def test_publish_adds_the_headers_and_keeps_existing_ones():
     assert outside == {}
 
 
-def test_an_eager_task_keeps_its_callers_context(connected):
-    """``task.apply()`` runs in the caller's context and has no headers of ours."""
+@pytest.fixture
+def job(connected: None) -> tuple[Any, list[RequestContext | None]]:
+    """A task run in this process with ``apply()``, and the contexts it ran in."""
     from celery import Celery
 
-    app = Celery("reqlog_eager", set_as_current=False)
+    app = Celery("reqlog_apply", set_as_current=False)
     seen: list[RequestContext | None] = []
 
     @app.task
     def job() -> None:
         seen.append(current_context())
 
+    return job, seen
+
+
+def test_an_eager_task_keeps_its_callers_context(job):
+    """``task.apply()`` runs in the caller's context and has no headers of ours."""
+    job, seen = job
     context = RequestContext("req-eager", None, "c" * 16, None)
     token = _current.set(context)
     try:
@@ -214,16 +221,8 @@ def test_an_eager_task_keeps_its_callers_context(connected):
     assert seen == [context, None]
 
 
-def test_the_task_context_ends_with_the_task(connected):
-    from celery import Celery
-
-    app = Celery("reqlog_apply", set_as_current=False)
-    seen: list[RequestContext | None] = []
-
-    @app.task
-    def job() -> None:
-        seen.append(current_context())
-
+def test_the_task_context_ends_with_the_task(job):
+    job, seen = job
     job.apply(headers={"reqlog_request_id": "req-2", "reqlog_trace_id": TRACE_ID})
     (inside,) = seen
     assert inside is not None
