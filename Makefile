@@ -8,21 +8,25 @@ PY42 := $(VENV42)/bin/python
 STAMP := $(VENV)/.installed
 STAMP42 := $(VENV42)/.installed
 PYTEST_ARGS ?=
+# Editing the compiled core (native/) reinstalls, which rebuilds it.
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 
-.PHONY: help venv lint typecheck test test-core test-dj42 demo bench clean es-start es-stop kafka-start kafka-stop redis-start redis-stop elastalert-venv
+.PHONY: help venv lint typecheck test test-core test-dj42 test-reference test-native test-no-rust demo bench clean es-start es-stop kafka-start kafka-stop redis-start redis-stop elastalert-venv
 
 help:
 	@echo "make demo   - run example_project under gunicorn, drive traffic, print the report"
 	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch, Kafka and Redis, run tests"
 	@echo "make bench  - measure request overhead and shipper throughput (benchmarks/results.md)"
 
-$(STAMP): setup.cfg pyproject.toml
+# `pip install -e .` builds the compiled core (django_reqlog._native) with
+# the Rust toolchain on PATH; without one it installs the pure-Python package.
+$(STAMP): setup.cfg pyproject.toml $(NATIVE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]' 'Django>=5.2,<5.3' 'djangorestframework>=3.16'
 	touch $@
 
-$(STAMP42): setup.cfg pyproject.toml
+$(STAMP42): setup.cfg pyproject.toml $(NATIVE_SOURCES)
 	$(PYTHON) -m venv $(VENV42)
 	$(PY42) -m pip install --quiet --upgrade pip
 	$(PY42) -m pip install --quiet -e '.[dev]' 'Django>=4.2,<4.3' 'djangorestframework>=3.15,<3.17'
@@ -47,7 +51,15 @@ typecheck: $(STAMP)
 KAFKANODE := $(PY) tests/testbed/kafkanode.py
 REDISNODE := $(PY) tests/testbed/redisnode.py
 
-test: lint typecheck test-core test-dj42
+# Masking has two implementations that must agree: the compiled core (used
+# when it is built) and the pure-Python reference (REQLOG_NATIVE=0, and every
+# install without a Rust toolchain). test-core runs everything with the core;
+# test-reference runs the privacy, masking and formatter suites at full size
+# on the reference; test-dj42 runs the rest of the suite on the reference too
+# (masking does not depend on the Django version, so the second leg covers
+# both); test-native runs the Rust crate's own tests; test-no-rust installs
+# the package where no Rust toolchain can be found and formats a masked event.
+test: lint typecheck test-native test-core test-reference test-dj42 test-no-rust
 
 test-core: $(STAMP) elastalert-venv
 	$(PY) tests/testbed/esnode.py run -- $(KAFKANODE) run -- $(REDISNODE) run -- $(PY) -m pytest $(PYTEST_ARGS)
@@ -62,7 +74,17 @@ elastalert-venv: $(STAMP)
 # tests ran at full size on Django 5.2; here their smoke profile (5% of the
 # cases, same code paths) keeps the second leg short.
 test-dj42: $(STAMP42)
-	REQLOG_HYPOTHESIS_PROFILE=reqlog-privacy-smoke $(PY42) -m pytest -m "not es and not slow" -q $(PYTEST_ARGS)
+	REQLOG_NATIVE=0 REQLOG_HYPOTHESIS_PROFILE=reqlog-privacy-smoke $(PY42) -m pytest -m "not es and not slow" -q $(PYTEST_ARGS)
+
+test-reference: $(STAMP)
+	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/test_privacy_*.py tests/test_core_masking.py \
+		tests/test_core_formatters.py tests/test_core_middleware.py
+
+test-native:
+	cargo test --quiet --no-default-features --manifest-path native/Cargo.toml
+
+test-no-rust: $(STAMP)
+	$(PY) tests/testbed/no_rust_install.py
 
 es-start: $(STAMP)
 	$(PY) tests/testbed/esnode.py start
@@ -90,4 +112,4 @@ bench: $(STAMP)
 	$(PY) tests/testbed/esnode.py run --optional -- $(KAFKANODE) run --optional -- $(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(VENV42) .cache build dist *.egg-info example_project/var
+	rm -rf $(VENV) $(VENV42) .cache build dist *.egg-info example_project/var native/target django_reqlog/_native*.so

@@ -329,10 +329,11 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
         else:
             port = int(os.environ["REQLOG_BENCH_READ_PORT"])
             handler = LogstashHandler("127.0.0.1", port, spool_dir=spool, queue_size=count)
-        worker = handler._worker.thread
-        assert worker.native_id is not None
         handler.queue_request_event(events[0])  # type: ignore[arg-type] # connect first
         handler.wait_idle(30.0)
+        assert handler._worker is not None  # started by the first event
+        worker = handler._worker.thread
+        assert worker.native_id is not None
         gc.collect()
         cpu0 = _thread_cpu_s(worker.native_id)
         process0 = time.process_time()

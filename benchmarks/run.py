@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -258,12 +259,34 @@ def main() -> int:
     report = _report(
         samples, shippers, memory, split, paired, args, seed, load_before, os.getloadavg(), elapsed
     )
+    report += _masking_instructions()
     print()
     print(report)
     with open(args.output, "w") as out:
         out.write(report)
     print(f"\nwritten to {os.path.relpath(args.output, ROOT)}")
     return 0
+
+
+def _masking_instructions() -> str:
+    """The callgrind table of benchmarks/mask_callgrind.py, when valgrind is here."""
+    if shutil.which("valgrind") is None:
+        return "\n## Masking the 1 KB body: instructions per call\n\nNot measured: no valgrind.\n"
+    print("masking instructions (callgrind) ...", flush=True)
+    table = subprocess.run(
+        [sys.executable, os.path.join(HERE, "mask_callgrind.py"), "core", "reference"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return (
+        "\n## Masking the 1 KB body: instructions per call\n\n"
+        "`mask_json_text` on the request body above, with the benchmark's settings (two "
+        "extra sensitive fields, the SSN-like value pattern), counted by callgrind: the "
+        "difference between two runs of different lengths, divided by the difference in "
+        "calls (`python benchmarks/mask_callgrind.py`). `core` is the compiled core, "
+        "`reference` the pure-Python masker an install without it uses.\n\n" + table
+    )
 
 
 def _ratio(s: Samples, floor: Samples, attr: str) -> float:
@@ -342,7 +365,7 @@ def _report(
         "requests plus the final drain of the handler, divided by the request count.",
         "",
         "Where the events of the shipper rows went (all rounds, warm-up included): an event "
-        "is dropped only when the queue and the overflow stash are both full.",
+        "is dropped only when the queue is full.",
         "",
         "| variant | queued | sent | spooled | dropped | failed |",
         "|---|---:|---:|---:|---:|---:|",

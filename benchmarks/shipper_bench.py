@@ -3,7 +3,7 @@
     python benchmarks/shipper_bench.py all                  # no Elasticsearch figures
     python tests/testbed/esnode.py run -- python benchmarks/shipper_bench.py all
 
-Subcommands: latency, outage, rss, cpu, es, all. Durations are arguments so a
+Subcommands: latency, outage, rss, cpu, es, faults, all. Durations are arguments so a
 quick run can scale them down; the printed lines say what was run.
 
 Requests go through Django's test client (WSGI handler, the RequestLogMiddleware
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,7 +39,18 @@ from django_reqlog.formatters import ECSFormatter  # noqa: E402
 from django_reqlog.handlers import ElasticsearchHandler, LogstashHandler  # noqa: E402
 from django_reqlog.handlers.base import ShipperHandler  # noqa: E402
 from django_reqlog.handlers.spool import SpoolFile  # noqa: E402
-from tests.handlers_support import ESProxy, TCPReceiver, free_port, wait_for  # noqa: E402
+from tests.handlers_support import (  # noqa: E402
+    ESProxy,
+    MiB,
+    TCPReceiver,
+    free_port,
+    kill_when_logged,
+    spool_file_bytes,
+    spooled_messages,
+    start_outage,
+    start_steady,
+    wait_for,
+)
 
 BODY = json.dumps({"items": [{"sku": f"SKU-{i:04d}", "qty": i} for i in range(40)]})[:1024]
 LOGGER = logging.getLogger("django_reqlog")
@@ -339,7 +351,7 @@ def es_figures(n: int, seconds: float, rate: float) -> None:
     orphan.conn.close()
     os.close(orphan.lock_fd)
     replayer = ElasticsearchHandler(proxy.url, index=index, **auth, **opts(spool_dir=spool_dir))
-    wait_for(lambda: replayer.metrics.sent >= len(planted), timeout=120)
+    replayer.wait_idle(120)  # starts its worker, which adopts the planted spool
     replayer.close()
     client.indices.refresh(index=index)
     final = client.count(index=index)["count"]
@@ -355,9 +367,42 @@ def es_figures(n: int, seconds: float, rate: float) -> None:
     client.indices.delete(index=index)
 
 
+def faults(kills: int) -> None:
+    """The children of tests/test_handlers_faults.py, measured: a sink that is
+    down, a 1 MiB spool cap, events of several sizes."""
+    for size in (3_000, 8_000, 16_000, 48_000):
+        child = start_outage(Path(tempfile.mkdtemp(dir=WORK)), size, 9_000, queue_size=200, cap=MiB)
+        figures = json.loads(child.communicate()[0])
+        out(
+            f"outage, {size // 1000} KB events x 9,000, queue 200: RSS growth",
+            f"{(figures['peak'] - figures['base']) / MiB:.1f} MiB "
+            f"(spooled {figures['spooled']}, dropped {figures['dropped']})",
+        )
+    for size in (300, 2_100, 8_000, 30_000):
+        spool_dir = Path(tempfile.mkdtemp(dir=WORK)) / "spool"
+        child = start_outage(spool_dir, size, 6_000, queue_size=1_000, cap=MiB)
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, spool_file_bytes(spool_dir))
+        child.communicate()
+        out(
+            f"outage, {size:,} B events x 6,000: spool files on disk, peak",
+            f"{peak:,} bytes = {peak / MiB:.2f}x the 1 MiB cap",
+        )
+    losses = []
+    for run in range(kills):
+        spool_dir = Path(tempfile.mkdtemp(dir=WORK)) / "spool"
+        logged = kill_when_logged(start_steady(spool_dir, 200.0), 600 + 37 * run)
+        losses.append(logged - len(spooled_messages(spool_dir)))
+    out(
+        f"kill -9 during an outage at 200 events/s (n={kills}): events lost",
+        f"min {min(losses)} / median {statistics.median(losses):.0f} / max {max(losses)}",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("what", choices=["latency", "outage", "rss", "cpu", "es", "all"])
+    parser.add_argument("what", choices=["latency", "outage", "rss", "cpu", "es", "faults", "all"])
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--outage-seconds", type=float, default=60.0)
     parser.add_argument("--outage-rate", type=float, default=200.0)
@@ -365,6 +410,7 @@ def main() -> None:
     parser.add_argument("--rss-rate", type=float, default=500.0)
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--es-outage-seconds", type=float, default=20.0)
+    parser.add_argument("--kills", type=int, default=10)
     args = parser.parse_args()
     try:
         if args.what in ("latency", "all"):
@@ -377,6 +423,8 @@ def main() -> None:
             cpu_tcp(args.events)
         if args.what in ("es", "all"):
             es_figures(args.events, args.es_outage_seconds, args.outage_rate)
+        if args.what in ("faults", "all"):
+            faults(args.kills)
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django_reqlog.client_ip import parse_ip, resolve_client_ip
 from django_reqlog.conf import derived, register_cache_clearer
-from django_reqlog.redaction import (
+from django_reqlog.masking import (
     REDACTED,
     has_extra_value_patterns,
     is_sensitive_key,

@@ -17,7 +17,7 @@ from typing import Any
 
 from django_reqlog._json import dumps
 from django_reqlog.event import MAX_TEXT_FIELD, RequestFacts, exception_fields, request_fields
-from django_reqlog.redaction import scrub_free_text
+from django_reqlog.masking import scrub_free_text
 from django_reqlog.request_id import get_request_id
 
 __all__ = ["ECS_VERSION", "ConsoleFormatter", "ECSFormatter", "LogstashFormatter"]

@@ -211,6 +211,15 @@ def _compiled_with(kept: list[str], pattern: str) -> str | None:
     return None
 
 
+def _compiled_alone(pattern: str) -> str | None:
+    """Why ``pattern`` does not compile on its own, or None when it does."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return None
+
+
 def _entries(raw: object, *, lenient: bool) -> tuple[list[object] | None, str | None]:
     """The entries of a list setting, and why its type is wrong (if it is).
 
@@ -235,7 +244,13 @@ def _as_text(entry: object) -> str:
 
 
 def _regexes(
-    spec: Spec[tuple[str, ...]], raw: object, check_id: str, *, lenient: bool, hint: str
+    spec: Spec[tuple[str, ...]],
+    raw: object,
+    check_id: str,
+    *,
+    lenient: bool,
+    hint: str,
+    joined: bool = True,
 ) -> Checked[tuple[str, ...]]:
     entries, why = _entries(raw, lenient=lenient)
     if entries is None:
@@ -250,7 +265,7 @@ def _regexes(
             if not lenient:
                 continue
             pattern = _as_text(entry)
-        error = _compiled_with(kept, pattern)
+        error = _compiled_with(kept, pattern) if joined else _compiled_alone(pattern)
         if error is None:
             kept.append(pattern)
         else:
@@ -270,11 +285,14 @@ def skip_paths(spec: Spec[tuple[str, ...]], raw: object) -> Checked[tuple[str, .
 
 
 def value_patterns(spec: Spec[tuple[str, ...]], raw: object) -> Checked[tuple[str, ...]]:
+    # Masking compiles and applies each value pattern on its own
+    # (django_reqlog/masking.py), so each is checked alone.
     return _regexes(
         spec,
         raw,
         "django_reqlog.E002",
         lenient=True,
+        joined=False,
         hint=f"For example: {spec.name} = [r'ACME-\\d{{4}}']. A pattern that does not compile "
         "cannot mask anything: fix it.",
     )

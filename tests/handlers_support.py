@@ -1,4 +1,5 @@
-"""Loopback sinks for the shipper-handler tests: TCP, UDP, HTTP and an ES proxy.
+"""Loopback sinks for the shipper-handler tests: TCP, UDP, HTTP and an ES proxy;
+and processes that log through a shipper whose sink is down.
 
 All of them listen on 127.0.0.1 and record what they were sent. None of them
 imitates Elasticsearch: the proxy forwards to the real node and only replaces
@@ -10,12 +11,20 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
+import re
+import signal
 import socket
+import sqlite3
 import ssl
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +37,24 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+_DROP_LINE = re.compile(
+    r"^django-reqlog: .+ -> \S+: (\d+) events dropped since "
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((.+)\)$",
+    re.MULTILINE,
+)
+
+
+def reported_drops(stderr: str) -> dict[str, int]:
+    """The drops the shippers reported on ``stderr``, added up by reason."""
+    totals: dict[str, int] = {}
+    for total, reasons in _DROP_LINE.findall(stderr):
+        parts = [part.split(" ", 1) for part in reasons.split(", ")]
+        assert sum(int(count) for count, _ in parts) == int(total)
+        for count, reason in parts:
+            totals[reason] = totals.get(reason, 0) + int(count)
+    return totals
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -327,3 +354,140 @@ def make_tls_files(directory: str) -> tuple[str, str]:
         capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+# -- processes that log through a shipper whose sink is down -----------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+MiB = 1024 * 1024
+
+# Events logged through a handler whose sink is down (a port nobody listens
+# on), flushed after every k of them, k = 1, 2, ... 150, 1, 2, ...: the spool
+# sees writes of every length. Prints RSS after a warm-up and its peak, as JSON.
+OUTAGE_CHILD = textwrap.dedent(
+    """
+    import json, logging, os, socket, sys
+    from django_reqlog.handlers import LogstashHandler
+
+    def rss(field="VmRSS"):  # now, or its peak (VmHWM) since this program started
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith(field))
+
+    spool_dir, size, count, queue_size, cap = sys.argv[1], *map(int, sys.argv[2:6])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    handler = LogstashHandler(
+        "127.0.0.1", port, spool_dir=spool_dir, spool_max_bytes=cap, queue_size=queue_size,
+        metrics_interval=None, retry_initial=0.05, retry_max=0.5, close_timeout=1.0,
+    )
+    body = "x" * size
+    for i in range(5):  # what the first events import and start is not the outage's
+        handler.handle(logging.LogRecord("outage", 20, "", 0, f"warm-up {i}", (), None))
+    handler.flush(10.0)
+    base = rss()
+    logged, k = 0, 1
+    while logged < count:
+        for _ in range(k):
+            handler.handle(logging.LogRecord("outage", 20, "", 0, f"{logged} {body}", (), None))
+            logged += 1
+        handler.flush(10.0)
+        k = k % 150 + 1
+    peak = rss("VmHWM")
+    print(json.dumps({"base": base, "peak": peak, **handler.metrics.snapshot()}), flush=True)
+    """
+)
+
+# Logs events at a steady rate through a handler whose sink is down, printing
+# each event's number once it is handed over, until it is killed.
+STEADY_CHILD = textwrap.dedent(
+    """
+    import logging, socket, sys, time
+    from django_reqlog.handlers import LogstashHandler
+
+    spool_dir, rate = sys.argv[1], float(sys.argv[2])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Defaults otherwise: flush_interval 1 s, batch_size 200.
+    handler = LogstashHandler("127.0.0.1", port, spool_dir=spool_dir, metrics_interval=None)
+    start = time.monotonic()
+    i = 0
+    while True:
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        handler.handle(logging.LogRecord("steady", 20, "", 0, f"event {i}", (), None))
+        print(i, flush=True)
+        i += 1
+    """
+)
+
+
+def _child(code: str, *args: object) -> subprocess.Popen[str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def start_outage(
+    spool_dir: Path, size: int, count: int, *, queue_size: int, cap: int
+) -> subprocess.Popen[str]:
+    """``count`` events of ``size`` bytes through a shipper whose sink is down."""
+    return _child(OUTAGE_CHILD, spool_dir, size, count, queue_size, cap)
+
+
+def start_steady(spool_dir: Path, rate: float) -> subprocess.Popen[str]:
+    """``rate`` events a second through a shipper whose sink is down, until killed."""
+    return _child(STEADY_CHILD, spool_dir, rate)
+
+
+def kill_when_logged(child: subprocess.Popen[str], count: int) -> int:
+    """SIGKILL ``child`` once it has logged ``count`` events; return how many it logged."""
+    assert child.stdout is not None
+    last = 0
+    while last < count - 1:
+        last = int(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    logged = 1 + max([last, *(int(line) for line in child.stdout)])
+    child.stdout.close()
+    return logged
+
+
+def spool_file_bytes(directory: Path) -> int:
+    """What the spool files take on disk now: databases, WALs and their indexes."""
+    total = 0
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        if ".spool" in name:
+            # Replaced or removed between listdir() and stat(): not there.
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(directory / name).st_size
+    return total
+
+
+def spooled_messages(spool_dir: Path) -> list[str]:
+    """The messages of the events in ``spool_dir``'s spools, in order; each
+    file must pass SQLite's integrity check."""
+    from django_reqlog.handlers.status import directory_status
+
+    messages = []
+    for entry in directory_status(str(spool_dir)):
+        conn = sqlite3.connect(entry["file"])
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            rows = conn.execute("SELECT payload FROM spool ORDER BY seq").fetchall()
+        finally:
+            conn.close()
+        messages += [json.loads(payload)["message"] for (payload,) in rows]
+    return messages

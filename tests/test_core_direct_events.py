@@ -305,7 +305,7 @@ def test_a_closed_shipper_counts_direct_events_as_dropped(tmp_path: Path) -> Non
     handler.close()
     with attached(handler, logging.INFO):
         Client().get("/hello/")
-    assert handler.metrics.dropped_at_emit == 1
+    assert handler.metrics.dropped == 1
 
 
 def test_sync_async_and_direct_calls_all_go_direct() -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from django_reqlog.event import RequestFacts, request_fields
-from django_reqlog.redaction import REDACTED
+from django_reqlog.masking import REDACTED
 
 
 def _fields(**overrides: Any) -> dict[str, Any]:

@@ -198,7 +198,8 @@ def test_stalled_http_sink_close_leaves_everything_spooled_for_the_next_start(
     assert spool["backlog"] == 100
     stalled.stop()
     receiver = HTTPReceiver()
-    make_handler("127.0.0.1", receiver.port, "http", spool_dir=spool_dir)
+    again = make_handler("127.0.0.1", receiver.port, "http", spool_dir=spool_dir)
+    assert again.wait_idle(60)  # starts its worker, which adopts and replays the spool
     assert wait_for(lambda: len(receiver.events) >= 100)
     assert [e["message"] for e in receiver.events] == [f"h {i}" for i in range(100)]
     receiver.stop()
@@ -463,11 +464,11 @@ def test_wait_idle_waits_for_a_batch_already_in_flight(make_handler: Any) -> Non
 
         # Answer the held batch only once wait_idle has asked for a flush
         # round-trip (a FlushRequest in the queue, or already taken off it by
-        # the worker, which holds it until the send in progress is over): a
+        # the worker, which answers it once the send in progress is over): a
         # wait_idle that trusts "queue and pending are empty" returns before
         # that ever happens.
         def flush_requested() -> bool:
-            return not handler._queue.empty() or handler._worker.held is not None
+            return not handler._queue.empty() or bool(handler._worker.flushes)
 
         opener = threading.Thread(
             target=lambda: wait_for(flush_requested) and gate.set(),

@@ -1,13 +1,14 @@
-"""Request events queued as flat tuples, and stashed unformatted when the
-worker cannot keep up: they come out formatted exactly as they would have."""
+"""Request events queued as flat tuples: they come out formatted exactly as
+they would have. The queue holds ``queue_size`` events, no more: past it,
+events are dropped, counted and reported on stderr."""
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import gc
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,14 +16,12 @@ from typing import Any
 
 import pytest
 
+from django_reqlog import _stderr
 from django_reqlog._record import make_record
 from django_reqlog.event import EventMessage, RequestFacts
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.frozen import freeze, thaw
 from django_reqlog.handlers import LogstashHandler
-from django_reqlog.handlers.bounded_queue import BoundedQueue
-from django_reqlog.handlers.metrics import ShipperMetrics
-from django_reqlog.handlers.queue_worker import Worker
 from tests.handlers_support import HTTPReceiver, wait_for
 
 
@@ -114,76 +113,50 @@ def handler_factory(tmp_path: Path) -> Iterator[Callable[..., LogstashHandler]]:
         handler.close()
 
 
-class _CountingDeque(collections.deque):  # type: ignore[type-arg]
-    appended = 0
+class GatedFormatter(LogstashFormatter):
+    """Formats only once ``gate`` is set: a worker that cannot keep up."""
 
-    def append(self, obj: Any) -> None:
-        type(self).appended += 1
-        super().append(obj)
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def format(self, record: logging.LogRecord) -> str:
+        self.gate.wait()
+        return super().format(record)
 
 
-def test_a_nearly_full_queue_is_stashed_and_delivered_formatted(
-    handler_factory: Callable[..., LogstashHandler],
+def test_queue_size_is_the_bound_and_drops_are_reported_on_stderr(
+    handler_factory: Callable[..., LogstashHandler], capfd: pytest.CaptureFixture[str]
 ) -> None:
+    _stderr.reset()
     gate = threading.Event()
-    receiver = HTTPReceiver(gate=gate)
-    try:
-        handler = handler_factory(
-            receiver.port, queue_size=40, batch_size=5, flush_interval=0.05, timeout=30.0
-        )
-        handler._worker.stash = _CountingDeque()
-        records = [_request_record(n) for n in range(40)]
-        expected = {r.event_id: json.loads(handler.format(_twin(r))) for r in records}  # type: ignore[attr-defined]
-        handler.handle(records[0])
-        assert wait_for(lambda: receiver.arrived == 1)  # that send now hangs at the gate
-        for record in records[1:]:
-            handler.handle(record)
-        assert wait_for(handler._queue.empty)
-        assert _CountingDeque.appended > 0, "the worker never stashed an event"
-        gate.set()
-        assert handler.wait_idle(30)
-        assert handler.metrics.dropped == 0 and handler.metrics.failed == 0
-        events = receiver.events
-        assert sorted(e["event_id"] for e in events) == sorted(expected)
-        for event in events:
-            assert event == expected[event["event_id"]]
-        # In the order they were logged, the stash notwithstanding.
-        assert [e["event_id"] for e in events] == [r.event_id for r in records]  # type: ignore[attr-defined]
-    finally:
-        gate.set()
-        receiver.stop()
-
-
-def test_the_stash_is_bounded_and_counts_what_it_drops(
-    handler_factory: Callable[..., LogstashHandler],
-) -> None:
     receiver = HTTPReceiver()
     try:
-        options = handler_factory(receiver.port).options
-        records = BoundedQueue(8)
-        metrics = ShipperMetrics()
-        # A worker that is never started: only its bookkeeping is looked at.
-        worker = Worker(
-            name="stash-test",
-            records=records,
-            format_record=logging.Formatter().format,
-            transport_factory=lambda: None,  # type: ignore[arg-type,return-value]
-            store=None,  # type: ignore[arg-type]
-            metrics=metrics,
-            options=options,
-            target="nowhere",
-        )
-        frozen = [freeze(_request_record(n)) for n in range(20)]
-        for obj in frozen[:5]:
-            records.put_nowait(obj)
-        assert not worker._overloaded() and not worker._stash(frozen[5])
-        records.put_nowait(frozen[5])  # 6 of 8: three quarters
-        assert worker._overloaded()
-        plain = logging.LogRecord("app", logging.INFO, __file__, 1, "not a request", (), None)
-        assert not worker._stash(plain)  # only request events are stashed
-        for obj in frozen[6:]:
-            assert worker._stash(obj)
-        assert list(worker.stash) == frozen[-8:]  # at most queue_size; the oldest went first
-        assert metrics.dropped == 14 - 8
+        handler = handler_factory(receiver.port, queue_size=40, batch_size=10, flush_interval=0.05)
+        handler.setFormatter(GatedFormatter(gate))
+        records = [_request_record(n) for n in range(200)]
+        expected = {r.event_id: json.loads(LogstashFormatter().format(_twin(r))) for r in records}  # type: ignore[attr-defined]
+        handler.handle(records[0])
+        assert wait_for(handler._queue.empty)  # the worker holds it, waiting to format it
+        for record in records[1:]:
+            handler.handle(record)
+        # 40 in the queue and the one in the worker's hands; nothing else holds more.
+        assert handler.metrics.queued == 41
+        assert handler.metrics.dropped_by_reason() == {
+            "queue full": 159, "spool cap": 0, "max age": 0, "memory cap": 0, "close": 0,
+        }  # fmt: skip
+        gate.set()
+        assert handler.wait_idle(30)
+        events = receiver.events
+        assert [e["event_id"] for e in events] == [r.event_id for r in records[:41]]  # type: ignore[attr-defined]
+        for event in events:
+            assert event == expected[event["event_id"]]
+        err = capfd.readouterr().err
+        assert re.search(
+            r"django-reqlog: \S+ -> http://127\.0\.0\.1:\d+: 159 events dropped since "
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(159 queue full\)\n",
+            err,
+        ), err
     finally:
+        gate.set()
         receiver.stop()

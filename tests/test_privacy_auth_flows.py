@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from django_reqlog.event import mask_route_params
-from django_reqlog.redaction import is_sensitive_key
+from django_reqlog.masking import is_sensitive_key
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ import pytest
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 
+from django_reqlog.masking import is_sensitive_key, scrub_free_text, scrub_text
 from django_reqlog.middleware import RequestLogMiddleware
-from django_reqlog.redaction import is_sensitive_key, scrub_free_text, scrub_text
 from tests.privacy_support import collecting
 
 CALLS: list[dict[str, Any]] = []

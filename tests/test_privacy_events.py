@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from django_reqlog.event import MAX_HEADER_VALUE, MAX_HEADERS
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
+from django_reqlog.masking import mask_json_text
 from django_reqlog.middleware import RequestLogMiddleware
-from django_reqlog.redaction import mask_json_text
 from tests.privacy_support import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES

@@ -185,6 +185,10 @@ def test_skip_paths(raw, expected):
         ([1234, "x.y"], (["django_reqlog.E002"], ("1234", "x.y"))),
         ([3.5], (["django_reqlog.E002"], (r"3\.5",))),
         ([r"ok", "[z-a]"], (["django_reqlog.E002"], ("ok",))),
+        # Masking compiles each pattern on its own: a leading global flag and
+        # a group name used twice are fine (unlike REQLOG_SKIP_PATHS).
+        ([r"ACME-\d+", r"(?i)secret-\w+"], ([], (r"ACME-\d+", r"(?i)secret-\w+"))),
+        ([r"(?P<x>a)", r"(?P<x>b)"], ([], (r"(?P<x>a)", r"(?P<x>b)"))),
         (None, (["django_reqlog.E002"], ())),
         (42, (["django_reqlog.E002"], ())),
     ],

@@ -1,13 +1,15 @@
 """The handler half that runs on the application's threads.
 
 ``emit()`` does a dictionary lookup, maybe a uuid4, and a non-blocking
-``put_nowait`` on a bounded queue. Everything else belongs to the worker.
+``put_nowait`` on a bounded queue. Everything else belongs to the worker,
+which starts with the first event, in the process that logged it: a handler
+that ``dictConfig`` built in a process that never logs through it starts no
+thread and creates no file, and a forked child starts its own.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import functools
 import logging
 import os
@@ -27,7 +29,8 @@ from django_reqlog.request_id import get_request_id
 from .bounded_queue import BoundedQueue
 from .metrics import ShipperMetrics
 from .queue_worker import WAKE, FlushRequest, Worker, WorkerOptions
-from .spool import SpoolStore, _inherited
+from .spool import SpoolStore
+from .spool_file import _inherited
 from .transport import Transport
 
 MiB = 1024 * 1024
@@ -89,6 +92,11 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+# How long close() waits for the worker beyond close_timeout: an aborted send
+# returning, the last spool writes, the status file.
+_CLOSE_GRACE = 5.0
+
+
 class ShipperHandler(logging.Handler):
     """Base class: bounded queue, worker thread, spool, metrics, fork handling.
 
@@ -147,28 +155,27 @@ class ShipperHandler(logging.Handler):
         ShipperHandler._counter += 1
         self._serial = ShipperHandler._counter
         self._closed = False
-        self._start()
+        self._start_lock = threading.Lock()
+        self._init_state()
         _live.add(self)
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
-        # Close (send, else spool) at interpreter exit *before* anything the
-        # transport depends on is torn down. atexit runs hooks last-in
-        # first-out, and logging.shutdown was registered when logging was
-        # imported, long before any HTTP client existed; urllib3 registers a
-        # ``weakref.finalize`` per connection pool that empties the pool at
-        # exit. Registered here, after the transport's client was first built
-        # (ElasticsearchHandler builds one in its constructor), this hook runs
-        # before those finalizers, while the pool still works.
-        self._atexit_hook = functools.partial(_close_at_exit, ref)
-        atexit.register(self._atexit_hook)
+
+    def _init_state(self) -> None:
+        """What a worker owns; made again in a forked child (the parent's stays the parent's)."""
+        self.metrics = ShipperMetrics()
+        self._queue = BoundedQueue(self.queue_size)
+        self._store: SpoolStore | None = None
+        self._worker: Worker | None = None
+        # The pid whose worker runs (None before the first event), and the
+        # threads whose own records are never shipped.
+        self._pid: int | None = None
+        self._own_threads: tuple[int | None, ...] = ()
 
     def set_name(self, name: str) -> None:
         # dictConfig names a handler after constructing it; keep the worker's
         # label (used in the status file) in step.
         super().set_name(name)
-        worker = getattr(self, "_worker", None)
-        if worker is not None:
-            worker.name = name
+        if self._worker is not None:
+            self._worker.name = name
 
     # -- subclass hooks ------------------------------------------------------
 
@@ -180,48 +187,72 @@ class ShipperHandler(logging.Handler):
 
     # -- lifecycle -----------------------------------------------------------
 
-    def _start(self) -> None:
-        self.metrics = ShipperMetrics()
-        self._queue = BoundedQueue(self.queue_size)
-        self._store = SpoolStore(
-            self.spool_dir if self.spool_enabled else None,
-            self.metrics,
-            max_bytes=self.spool_max_bytes,
-            max_age=self.spool_max_age,
-            memory_bytes=self.memory_buffer_bytes,
-            retry_interval=self.spool_retry_interval,
-        )
-        self._worker = Worker(
-            name=self.name or self.spool_key,
-            records=self._queue,
-            format_record=self.format,
-            transport_factory=self._make_transport,
-            store=self._store,
-            metrics=self.metrics,
-            options=self.options,
-            target=self.target,
-        )
-        self._worker.start()
+    def _start(self) -> bool:
+        """Start the worker in this process, unless it runs already; False once closed."""
+        with self._start_lock:
+            if self._closed:
+                return False
+            pid = os.getpid()
+            if self._pid == pid:
+                return True
+            if self._pid is not None:
+                # A forked child: the parent's thread does not exist here, and
+                # its queue, sockets and spool file belong to the parent. Keep
+                # them referenced (closing them could flush or unlink the
+                # parent's state) and start afresh.
+                _inherited.append(self._worker)
+                if self._store is not None:
+                    self._store.forget_after_fork()
+                self._init_state()
+            self._store = SpoolStore(
+                self.spool_dir if self.spool_enabled else None,
+                self.metrics,
+                max_bytes=self.spool_max_bytes,
+                max_age=self.spool_max_age,
+                memory_bytes=self.memory_buffer_bytes,
+                retry_interval=self.spool_retry_interval,
+            )
+            worker = Worker(
+                name=self.name or self.spool_key,
+                records=self._queue,
+                format_record=self.format,
+                transport_factory=self._make_transport,
+                store=self._store,
+                metrics=self.metrics,
+                options=self.options,
+                target=self.target,
+            )
+            worker.start()
+            self._own_threads = (worker.thread.ident, worker.sender.thread.ident)
+            self._worker = worker
+            self._register_exit_hook()
+            self._pid = pid
+            return True
 
-    def _reset_after_fork(self) -> None:
-        # The parent's thread does not exist here and its queue, sockets and
-        # spool file belong to the parent: keep them referenced (closing them
-        # could flush or unlink the parent's state) and start afresh.
-        _inherited.append(self._worker)
-        self._store.forget_after_fork()
-        if not self._closed:
-            self._start()
+    def _register_exit_hook(self) -> None:
+        # Close (send, else spool) at interpreter exit *before* anything the
+        # transport depends on is torn down. atexit runs hooks last-in
+        # first-out, and logging.shutdown was registered when logging was
+        # imported, long before any HTTP client existed; urllib3 registers a
+        # ``weakref.finalize`` per connection pool that empties the pool at
+        # exit. Registered here, when the first event arrives (after
+        # ElasticsearchHandler's constructor built its first client), this
+        # hook runs before those finalizers, while the pool still works. A
+        # forked child inherits it, and it closes the child's own worker.
+        if getattr(self, "_atexit_hook", None) is None:
+            self._atexit_hook = functools.partial(_close_at_exit, weakref.ref(self))
+            atexit.register(self._atexit_hook)
 
     # -- the hot path --------------------------------------------------------
 
     def emit(self, record: logging.LogRecord) -> None:
         """Queue the record; never blocks, never raises, never does I/O."""
         try:
-            if self._closed:
-                self.metrics.dropped_at_emit += 1
+            if self._closed or (self._pid != os.getpid() and not self._start()):
+                self.metrics.drop("close")
                 return
-            if threading.get_ident() == self._worker.thread.ident:
-                # Logged by code running on our own worker (the HTTP client,
+            if threading.get_ident() in self._own_threads:
+                # Logged by code running on our own threads (the HTTP client,
                 # a formatter): shipping it would feed the sink from itself.
                 return
             if getattr(record, "event_id", None) is None:
@@ -244,9 +275,9 @@ class ShipperHandler(logging.Handler):
         try:
             self._queue.put_nowait(item)
         except queue.Full:
-            self.metrics.dropped_at_emit += 1
+            self.metrics.drop("queue full")
             return
-        self.metrics.queued += 1
+        self.metrics.add("queued")
 
     # Read by the middleware: a subclass that changes how records are handled
     # or emitted must see real records, so it does not take request events
@@ -267,8 +298,8 @@ class ShipperHandler(logging.Handler):
         only shippers would see the record and nothing would change it (no
         filters, the standard record factory). Never blocks, never raises."""
         try:
-            if self._closed:
-                self.metrics.dropped_at_emit += 1
+            if self._closed or (self._pid != os.getpid() and not self._start()):
+                self.metrics.drop("close")
                 return
             self._put(event)
         except Exception as exc:
@@ -276,13 +307,20 @@ class ShipperHandler(logging.Handler):
 
     # -- flushing and closing ------------------------------------------------
 
+    def _running_worker(self) -> Worker | None:
+        """The worker of this process, if it started and the handler is open."""
+        worker = self._worker
+        if self._closed or self._pid != os.getpid() or worker is None:
+            return None
+        return worker if worker.thread.is_alive() else None
+
     def flush(self, timeout: float | None = None) -> None:
         """Hand everything queued so far to the sink or the spool (bounded wait)."""
         self._flush(self.options.close_timeout if timeout is None else timeout)
 
     def _flush(self, timeout: float) -> bool:
         """Like ``flush``; True only if the worker finished the round-trip in time."""
-        if self._closed or not self._worker.thread.is_alive():
+        if self._running_worker() is None:
             return False
         request = FlushRequest()
         try:
@@ -293,26 +331,23 @@ class ShipperHandler(logging.Handler):
 
     def close(self) -> None:
         """Stop the worker: send what it can within ``close_timeout``, spool the rest."""
-        if not self._closed:
+        with self._start_lock:  # not while a first event starts the worker
+            worker = self._running_worker()
             self._closed = True
-            worker = self._worker
+        if worker is not None:
             worker.stop()
-            # If the queue is full the worker is awake anyway.
-            with contextlib.suppress(queue.Full):
-                self._queue.put_nowait(WAKE)
+            self._queue.wake(WAKE)
+            worker.thread.join(self.options.close_timeout + _CLOSE_GRACE)
             if worker.thread.is_alive():
-                worker.thread.join(self.options.close_timeout)
-            if worker.thread.is_alive():
-                # Still inside a send to a stalled sink: break it, so the
-                # worker spools what it holds before the process exits.
-                worker.abort_send()
-                worker.thread.join(2.0)
-            if worker.thread.is_alive():
-                # The send could not be broken (or never returns): spool what
-                # the worker holds from here, so it is replayed, not lost.
-                worker.abandon()
-            _live.discard(self)
-            atexit.unregister(self._atexit_hook)
+                warn(
+                    f"{self.name or self.target}: the shipper worker did not finish in time; "
+                    "events it held may be lost",
+                    key="worker-close-timeout",
+                )
+        _live.discard(self)
+        hook = getattr(self, "_atexit_hook", None)
+        if hook is not None:
+            atexit.unregister(hook)
         super().close()
 
     # -- introspection ---------------------------------------------------------
@@ -321,8 +356,12 @@ class ShipperHandler(logging.Handler):
         """Block until nothing is queued, pending or waiting in a backlog.
 
         For tests and benchmarks; returns False if ``timeout`` passed first.
-        Flushes only when the queue has drained, so batches keep their size.
+        Starts the worker if no event did, so spools left by dead processes
+        are adopted and replayed. Flushes only when the queue has drained, so
+        batches keep their size.
         """
+        if not self._start():
+            return False
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._queue.empty():
@@ -330,13 +369,7 @@ class ShipperHandler(logging.Handler):
                 # which neither the queue nor ``pending`` shows; so only a
                 # completed round-trip counts.
                 flushed = self._flush(max(0.0, deadline - time.monotonic()))
-                if (
-                    flushed
-                    and self._queue.empty()
-                    and not self._worker.pending
-                    and not self._worker.stash
-                    and not self.metrics.backlog
-                ):
+                if flushed and self._queue.empty() and not self.metrics.backlog:
                     return True
             time.sleep(0.02)
         return False
@@ -357,9 +390,3 @@ def _close_at_exit(ref: weakref.ref[ShipperHandler]) -> None:
     handler = ref()
     if handler is not None:
         handler.close()
-
-
-def _after_fork(ref: weakref.ref[ShipperHandler]) -> None:
-    handler = ref()
-    if handler is not None:
-        handler._reset_after_fork()

@@ -36,6 +36,11 @@ class BoundedQueue:
             time.sleep(0.005)
         self._items.put(item)
 
+    def wake(self, sentinel: object) -> None:
+        """Put a sentinel past the bound: the worker must wake even when the
+        queue is full. Only a finished send and close() do, one at a time."""
+        self._items.put(sentinel)
+
     def get(self, timeout: float | None = None) -> object:
         return self._items.get(timeout=timeout)
 

@@ -1,13 +1,23 @@
 """The worker thread: format, batch, send, spool, replay.
 
-Everything slow happens here, never on the thread that called ``emit()``.
-The loop wakes for the first of: a queued record, the flush interval, the
-retry time of a waiting backlog, housekeeping, or the self-metric interval.
+Everything slow happens here, never on the thread that called ``emit()``. An
+event waits in one place at a time:
+
+1. the bounded queue, until the worker takes it and formats it;
+2. ``pending``, the formatted events of the next batch;
+3. the batch on the wire (``job``), sent by the sender thread;
+4. the spool: this process's file, the files it adopted from dead processes,
+   or the memory fallback when the disk refuses writes.
+
+While the sink answers, a partial batch waits up to ``flush_interval`` before
+it is sent. While it is known to be down (a send failed and its retry is not
+due, or a backlog waits ahead of new events), or a send has gone unanswered
+for a whole ``flush_interval``, pending events reach the spool within
+``SPOOL_DELAY``: that is what a ``kill -9`` can cost then.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import queue
@@ -19,21 +29,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django_reqlog._stderr import warn
-from django_reqlog.frozen import is_frozen, thaw
+from django_reqlog.frozen import thaw
 
 from .bounded_queue import BoundedQueue
 from .metrics import ShipperMetrics, write_status_file
-from .spool import Item, SpoolStore
+from .spool import Item, Row, SpoolStore
 from .transport import SendResult, Transport
 
 SHIPPER_LOGGER = "django_reqlog.shipper"
 
+#: While the sink is down, how long a formatted event may wait before it is spooled.
+SPOOL_DELAY = 0.1
+
 # Housekeeping cadence: spool retry/adoption/expiry and the status file.
 _MAINTENANCE_INTERVAL = 5.0
+# At most one stderr line about drops per handler and minute (_stderr's pace).
+_DROP_REPORT_INTERVAL = 60.0
+# How many batches' worth the worker keeps in memory behind a send in
+# progress before spooling them: a sink that is merely slow for a moment
+# should not cost a round trip through the disk.
+_BATCHES_HELD_WHILE_SENDING = 4
+# At shutdown, how long to wait for an aborted send to return.
+_ABORT_WAIT = 1.0
 
 
 class _Wake:
-    """Queue sentinel: wake the worker (close) without carrying a record."""
+    """Queue sentinel: wake the worker (a send finished, or close) without a record."""
 
 
 class FlushRequest:
@@ -70,11 +91,22 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
 
 
 class _SendJob:
-    __slots__ = ("done", "error", "items", "result", "timeout")
+    """One batch on the wire: new events (``rows`` None) or spool rows being replayed."""
 
-    def __init__(self, items: list[Item], timeout: float) -> None:
+    __slots__ = ("done", "error", "items", "result", "rows", "source", "started", "timeout")
+
+    def __init__(
+        self,
+        items: list[Item],
+        timeout: float,
+        source: object = None,
+        rows: list[Row] | None = None,
+    ) -> None:
         self.items = items
         self.timeout = timeout
+        self.source = source
+        self.rows = rows
+        self.started = time.monotonic()
         self.done = threading.Event()
         self.result: SendResult | None = None
         self.error: BaseException | None = None
@@ -86,19 +118,15 @@ class _Sender:
     A send can block for its whole timeout on a stalled sink. Meanwhile the
     worker keeps taking records off the queue, formatting them and spooling
     them, so an outage on its own does not fill the queue. A daemon thread: a
-    send stuck at exit must not hold the interpreter (close() aborts it first
-    anyway).
+    send stuck at exit must not hold the interpreter.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, notify: Callable[[], None]) -> None:
         self._jobs: queue.SimpleQueue[tuple[Transport, _SendJob]] = queue.SimpleQueue()
-        self._name = name
-        self._thread: threading.Thread | None = None
+        self._notify = notify
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def submit(self, transport: Transport, job: _SendJob) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
         self._jobs.put((transport, job))
 
     def _run(self) -> None:
@@ -110,13 +138,7 @@ class _Sender:
                 job.error = exc
             finally:
                 job.done.set()
-
-
-# How often a worker waiting on a send takes in newly queued records, and how
-# many batches' worth it keeps in memory before spooling them: a sink that is
-# merely slow for a moment should not cost a round trip through the disk.
-_SEND_POLL = 0.02
-_BATCHES_HELD_WHILE_SENDING = 4
+                self._notify()
 
 
 class Worker:
@@ -145,114 +167,87 @@ class Worker:
         self.stop_deadline = float("inf")
         self.pending: list[Item] = []
         self.pending_bytes = 0
-        # The batch inside ``transport.send``: held by the worker only, so a
-        # close that gives up on a stuck send can still spool it.
-        self.in_flight: list[Item] = []
-        # Guards ``pending``, ``in_flight`` and every spool access, so close()
-        # can take over from a worker stuck in a send (see ``abandon``). Never
-        # held across a send or a format.
-        self.lock = threading.Lock()
-        self.abandoned = False  # close() took over: never touch the store again
-        self.finished = False  # the worker closed the store itself
+        self.pending_since = 0.0  # when the oldest pending event was formatted
+        self.job: _SendJob | None = None
+        self.stuck: _SendJob | None = None  # a send given up on at shutdown
+        self.flushes: list[FlushRequest] = []
         self.attempt = 0
         self.next_retry = 0.0
         self._last_metric_bad = 0
+        self._next_drop_report = 0.0
         self.thread = threading.Thread(target=self._run, name=f"reqlog-shipper-{name}", daemon=True)
-        self.sender = _Sender(f"reqlog-sender-{name}")
-        # A flush request met while a send was in progress: handled after it.
-        self.held: object | None = None
-        # Request events moved off a nearly full queue as they are, to be
-        # formatted once the worker catches up (see _stash).
-        self.stash: collections.deque[object] = collections.deque()
+        self.sender = _Sender(f"reqlog-sender-{name}", lambda: records.wake(WAKE))
 
     def start(self) -> None:
+        self.sender.thread.start()
         self.thread.start()
+
+    @property
+    def in_flight(self) -> list[Item]:
+        return self.job.items if self.job is not None else []
+
+    @property
+    def idle(self) -> bool:
+        return not self.pending and self.job is None
 
     # -- main loop -----------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            with self.lock:
-                self.store.open()
-        except Exception as exc:
-            warn(f"spool unavailable: {exc!r}", key="spool-open")
+        self._guarded(self.store.adopt_orphans, "spool adoption")
         now = time.monotonic()
-        next_flush = now + self.opts.flush_interval
         next_maintenance = now + _MAINTENANCE_INTERVAL
         interval = self.opts.metrics_interval
         next_metrics = now + interval if interval else float("inf")
         while not self.stopping.is_set():
             try:
-                wake_at = min(next_flush, next_maintenance, next_metrics)
-                if self.store.backlog:
-                    wake_at = min(wake_at, max(self.next_retry, now))
-                self._collect(max(0.0, wake_at - time.monotonic()))
+                self._collect(self._wait(min(next_maintenance, next_metrics)))
                 now = time.monotonic()
-                if self.pending and (now >= next_flush or self._batch_full()):
-                    self._deliver()
-                if now >= next_flush:
-                    next_flush = now + self.opts.flush_interval
-                if self.store.backlog and now >= self.next_retry:
-                    self._replay(deadline=now + max(self.opts.flush_interval, 0.5))
+                self._advance(now)
                 if now >= next_metrics and interval:
                     self._inject_metrics()
                     next_metrics = now + interval
                 if now >= next_maintenance:
                     self._maintain()
                     next_maintenance = now + _MAINTENANCE_INTERVAL
+                self._report_drops(now)
             except Exception as exc:
                 warn(f"shipper worker error: {exc!r}", key="worker-loop")
                 time.sleep(0.1)
         self._shutdown()
 
-    def _batch_full(self, batches: int = 1) -> bool:
-        return (
-            len(self.pending) >= self.opts.batch_size * batches
-            or self.pending_bytes >= self.opts.batch_max_bytes * batches
-        )
+    def _wait(self, periodic: float) -> float:
+        """Seconds until the loop has something to do, if nothing is queued."""
+        now = time.monotonic()
+        wake_at = periodic
+        if self.pending and self._sink_down():
+            wake_at = min(wake_at, self.pending_since + SPOOL_DELAY)
+        elif self.pending and self.job is None:
+            wake_at = min(wake_at, self.pending_since + self.opts.flush_interval)
+        if self.job is not None:
+            # A finished send wakes the worker through the queue; past a
+            # flush interval unanswered, the sink counts as down.
+            suspect_at = self.job.started + self.opts.flush_interval
+            if suspect_at > now:
+                wake_at = min(wake_at, suspect_at)
+        elif self.store.backlog:
+            wake_at = min(wake_at, self.next_retry)
+        return max(0.0, wake_at - now)
 
     def _collect(self, timeout: float) -> None:
-        """Block up to ``timeout`` for a record, then drain without blocking."""
-        if self.held is not None:
-            obj, self.held = self.held, None
-        elif self.stash:
-            obj = self.stash.popleft()
-        else:
-            try:
-                obj = self.records.get(timeout=timeout)
-            except queue.Empty:
-                return
+        """Block up to ``timeout`` for a record, then take what is queued, up to a batch."""
+        try:
+            obj = self.records.get(timeout=timeout)
+        except queue.Empty:
+            return
         while True:
             self._take(obj)
             self._yield_to_requests()
             if self._batch_full():
-                self._deliver()
-            next_obj = self._next()
-            if next_obj is None:
                 return
-            obj = next_obj
-
-    def _next(self) -> object | None:
-        """The next thing to take, without blocking: stashed events first
-        (they are older), unless the queue is the one about to overflow."""
-        if self.stash and not self._overloaded():
-            return self.stash.popleft()
-        while True:
             try:
                 obj = self.records.get_nowait()
             except queue.Empty:
-                return self.stash.popleft() if self.stash else None
-            if self._stash(obj):
-                continue
-            if self.stash:  # older than obj: it waits its turn
-                self.stash.append(obj)
-                return self.stash.popleft()
-            return obj
-
-    def _take_stash(self) -> None:
-        """Take everything stashed, oldest first (a flush or shutdown needs it all out)."""
-        while self.stash:
-            self._take(self.stash.popleft())
+                return
 
     def _yield_to_requests(self) -> None:
         """Formatting (parsing, masking) is pure Python and holds the GIL; hand
@@ -264,40 +259,24 @@ class Worker:
         if self.records.qsize() * 2 < self.records.maxsize:
             time.sleep(0)
 
-    def _overloaded(self) -> bool:
-        return self.records.qsize() * 4 >= self.records.maxsize * 3
-
-    def _stash(self, obj: object) -> bool:
-        """Past three quarters of the queue, formatting is not keeping up (the
-        process is busy with its requests, maybe while spooling for a stalled
-        sink). Request events are then moved off the queue as they are, which
-        costs next to nothing, and formatted once the worker catches up, so a
-        burst is absorbed instead of dropped at a full queue. Nothing reaches
-        the disk before it is formatted, and so masked. The stash holds at most
-        ``queue_size`` events; past that, the oldest are dropped and counted."""
-        if self.abandoned or not is_frozen(obj) or not self._overloaded():
-            return False
-        self.stash.append(obj)
-        if len(self.stash) > self.records.maxsize:
-            self.stash.popleft()
-            self.metrics.dropped_in_worker += 1
-        return True
+    def _batch_full(self, batches: int = 1) -> bool:
+        return (
+            len(self.pending) >= self.opts.batch_size * batches
+            or self.pending_bytes >= self.opts.batch_max_bytes * batches
+        )
 
     def _take(self, obj: object) -> None:
         record = thaw(obj)
         if record is not None:
             self._add(record)
         elif isinstance(obj, FlushRequest):
-            # Everything queued before it must go out: the stash included.
-            self._take_stash()
-            self._deliver()
-            obj.done.set()
+            self.flushes.append(obj)
 
     def _format(self, record: logging.LogRecord) -> Item | None:
         try:
             text = self.format_record(record)
         except Exception as exc:
-            self.metrics.failed += 1
+            self.metrics.add("failed")
             self.metrics.last_failure = f"format error: {exc!r}"
             warn(f"cannot format log record: {exc!r}", key="format")
             return None
@@ -312,65 +291,112 @@ class Worker:
         item = self._format(record)
         if item is None:
             return
-        with self.lock:
-            if self.abandoned:
-                # close() spooled everything else and closed the store while
-                # a send was stuck; this one was taken off the queue just before.
-                self.metrics.failed += 1
-                self.metrics.last_failure = "event taken in as close() gave up on a stuck send"
-                return
-            self.pending.append(item)
-            self.pending_bytes += len(item[1])
+        if not self.pending:
+            self.pending_since = time.monotonic()
+        self.pending.append(item)
+        self.pending_bytes += len(item[1])
 
-    # -- delivery ------------------------------------------------------------
+    # -- sending and spooling ------------------------------------------------
 
-    def _degraded(self) -> bool:
-        return bool(self.store.backlog) or time.monotonic() < self.next_retry
+    def _sink_down(self) -> bool:
+        """Known down: a send failed and its retry is not due, a backlog waits
+        ahead of new events, or a send has gone a flush interval unanswered."""
+        now = time.monotonic()
+        if self.store.backlog or now < self.next_retry:
+            return True
+        return self.job is not None and now - self.job.started >= self.opts.flush_interval
 
-    def _deliver(self) -> None:
-        with self.lock:
-            if self.abandoned:
-                return
-            items, self.pending, self.pending_bytes = self.pending, [], 0
-            if not items:
-                return
-            if self._degraded():
-                # Keep order: while a backlog waits, new events queue behind it.
-                self.store.store(items)
-                return
-            self.in_flight = items
-        result = self._send(items, self.opts.timeout)
-        with self.lock:
-            self.in_flight = []
-            if self.abandoned:
-                return  # close() spooled the whole batch already
-            if result.retry:
-                self.store.store([items[i] for i in result.retry])
+    def _advance(self, now: float) -> None:
+        """Finish a completed send, start the next one, spool what must not wait."""
+        job = self.job
+        if job is not None and job.done.is_set():
+            self.job = None
+            self._finish(job)
+        if self.job is None:
+            self.job = self._next_job(now)
+        if self.pending and self._spool_due(now):
+            self._spool_pending()
+        if self.flushes and self.idle:
+            for flush in self.flushes:
+                flush.done.set()
+            self.flushes = []
 
-    def _send(self, items: list[Item], timeout: float) -> SendResult:
+    def _spool_due(self, now: float) -> bool:
+        if self._sink_down():
+            urgent = self.flushes or self.stopping.is_set() or self._batch_full()
+            return bool(urgent) or now >= self.pending_since + SPOOL_DELAY
+        # A send in progress: a few batches may wait behind it in memory.
+        return self.job is not None and self._batch_full(_BATCHES_HELD_WHILE_SENDING)
+
+    def _spool_pending(self) -> None:
+        items, self.pending, self.pending_bytes = self.pending, [], 0
+        self.store.store(items)
+
+    def _next_job(self, now: float) -> _SendJob | None:
+        """Replay the backlog first (order), else send a due batch of pending events."""
+        if self.store.backlog:
+            if now < self.next_retry:
+                return None
+            # After a failure, one event probes the sink before whole batches.
+            limit = self.opts.batch_size if self.attempt == 0 else 1
+            source, rows = self.store.head(limit, self.opts.batch_max_bytes)
+            if not rows:  # unreadable for now: try again later, not in a busy loop
+                self.next_retry = now + self.opts.retry_initial
+                return None
+            items = [(r.event_id, r.payload) for r in rows]
+            return self._submit(_SendJob(items, self.opts.timeout, source, rows))
+        due = self.flushes or self.stopping.is_set() or self._batch_full()
+        if not self.pending or not (due or now >= self.pending_since + self.opts.flush_interval):
+            return None
+        return self._submit(_SendJob(self._take_batch(), self.opts.timeout))
+
+    def _take_batch(self) -> list[Item]:
+        """The oldest batch_size events (batch_max_bytes at most) of ``pending``."""
+        count = size = 0
+        for count, (_, payload) in enumerate(self.pending, 1):
+            size += len(payload)
+            if count >= self.opts.batch_size or size >= self.opts.batch_max_bytes:
+                break
+        batch, self.pending = self.pending[:count], self.pending[count:]
+        self.pending_bytes -= sum(len(p) for _, p in batch)
+        self.pending_since = time.monotonic()
+        return batch
+
+    def _submit(self, job: _SendJob) -> _SendJob:
         try:
             if self.transport is None:
                 self.transport = self.transport_factory()
-            job = _SendJob(items, timeout)
             self.sender.submit(self.transport, job)
-            while not job.done.wait(_SEND_POLL):
-                self._take_in_while_sending(job.done)
-            if job.error is not None:
-                raise job.error
-            assert job.result is not None
-            result = job.result
         except Exception as exc:
-            message = f"send to {self.target} failed: {exc!r}"
+            job.error = exc
+            job.done.set()
+        return job
+
+    def _finish(self, job: _SendJob) -> None:
+        result = self._outcome(job)
+        if job.rows is None:
+            self.store.store([job.items[i] for i in result.retry])
+        else:
+            retry = set(result.retry)
+            sent = [r for i, r in enumerate(job.rows) if i not in retry]
+            self.store.ack(job.source, sent, [job.rows[i] for i in result.retry])
+
+    def _outcome(self, job: _SendJob) -> SendResult:
+        """Count the send's result and set the next retry time."""
+        if job.error is not None or job.result is None:
+            message = f"send to {self.target} failed: {job.error!r}"
             self.metrics.last_failure = message
             warn(message, key=f"send:{self.target}")
-            result = SendResult(retry=list(range(len(items))))
+            result = SendResult(retry=list(range(len(job.items))))
+        else:
+            result = job.result
         for _, reason in result.failed:
             self.metrics.last_failure = reason
             warn(f"{self.target} rejected an event: {reason}", key=f"rejected:{self.target}")
-        self.metrics.failed += len(result.failed)
-        self.metrics.sent += len(items) - len(result.failed) - len(result.retry)
+        self.metrics.add("failed", len(result.failed))
+        self.metrics.add("sent", len(job.items) - len(result.failed) - len(result.retry))
         if result.retry:
-            self.metrics.retried += len(result.retry)
+            self.metrics.add("retried", len(result.retry))
             self.attempt += 1
             delay = backoff_delay(self.attempt, self.opts.retry_initial, self.opts.retry_max)
             self.next_retry = time.monotonic() + delay
@@ -378,49 +404,6 @@ class Worker:
             self.attempt = 0
             self.next_retry = 0.0
         return result
-
-    def _take_in_while_sending(self, sent: threading.Event) -> None:
-        """While a send is in progress: format what is queued, and spool it
-        once a few batches are waiting (the send may be stuck for its whole
-        timeout)."""
-        # Back to the send as soon as it is over, even if requests keep the
-        # queue from ever running empty.
-        while self.held is None and not self.abandoned and not sent.is_set():
-            obj = self._next()
-            if obj is None:
-                return
-            record = thaw(obj)
-            if record is not None:
-                self._add(record)
-                self._yield_to_requests()
-            elif isinstance(obj, FlushRequest):
-                self.held = obj  # everything before it must go out first
-            if self._batch_full(_BATCHES_HELD_WHILE_SENDING):
-                with self.lock:
-                    if self.abandoned:
-                        return
-                    items, self.pending, self.pending_bytes = self.pending, [], 0
-                    # Sent later, from the spool, in the order they were queued.
-                    self.store.store(items)
-
-    def _replay(self, deadline: float, timeout: float | None = None) -> None:
-        """Send the backlog oldest-first until it is empty, a retry is due, or time's up."""
-        while self.store.backlog and time.monotonic() >= self.next_retry:
-            with self.lock:
-                if self.abandoned:
-                    return
-                source, rows = self.store.head(self.opts.batch_size)
-            if not rows:
-                return
-            items = [(r.event_id, r.payload) for r in rows]
-            result = self._send(items, timeout if timeout is not None else self.opts.timeout)
-            retry = set(result.retry)
-            with self.lock:
-                if self.abandoned:
-                    return  # unacknowledged rows stay in the spool: replayed, not lost
-                self.store.ack(source, [r for i, r in enumerate(rows) if i not in retry])
-            if retry or time.monotonic() >= deadline:
-                return
 
     # -- periodic ------------------------------------------------------------
 
@@ -439,16 +422,32 @@ class Worker:
         self._add(record)
 
     def _maintain(self) -> None:
-        with self.lock:
-            if self.abandoned:
-                return
-            self.store.maintain()
-            path = self.store.status_path
-            if path is not None:
-                try:
-                    write_status_file(path, self.name, self.target, self.metrics)
-                except OSError as exc:
-                    warn(f"cannot write status file: {exc}", key=f"status:{path}")
+        self.store.maintain()
+        path = self.store.status_path
+        if path is not None:
+            try:
+                write_status_file(path, self.name, self.target, self.metrics)
+            except OSError as exc:
+                warn(f"cannot write status file: {exc}", key=f"status:{path}")
+
+    def _report_drops(self, now: float, *, final: bool = False) -> None:
+        """Say on stderr how many events were dropped, why and since when."""
+        if now < self._next_drop_report and not final:
+            return
+        report = self.metrics.take_drop_report()
+        if report is None:
+            return
+        key = f"drops:{id(self)}" + (":final" if final else "")
+        warn(f"{self.name} -> {self.target}: {report}", key=key)
+        # Counted from after the line was written: _stderr's own minute never
+        # holds the next report back.
+        self._next_drop_report = time.monotonic() + _DROP_REPORT_INTERVAL
+
+    def _guarded(self, action: Callable[[], None], what: str) -> None:
+        try:
+            action()
+        except Exception as exc:
+            warn(f"{what} failed: {exc!r}", key=f"worker:{what}")
 
     # -- shutdown ------------------------------------------------------------
 
@@ -457,100 +456,58 @@ class Worker:
         self.stop_deadline = time.monotonic() + self.opts.close_timeout
         self.stopping.set()
 
-    def abort_send(self) -> None:
-        """From another thread: break a send stuck on a stalled peer (close timed out)."""
-        abort = getattr(self.transport, "abort", None)
-        if abort is not None:
-            with contextlib.suppress(Exception):
-                abort()
-
-    def abandon(self) -> int:
-        """From close(), once the worker missed its deadline: spool what it holds.
-
-        The worker may be stuck in a send that never returns (a stalled sink,
-        a transport that cannot be interrupted). Its batch in flight, its
-        pending events and whatever is still queued go to the spool from the
-        calling thread, and the worker is told never to touch the store again,
-        so they are replayed by the next start instead of lost. If the stuck
-        send does complete after all, the replay repeats it: at-least-once, and
-        Elasticsearch's create-by-``_id`` makes that exactly-once.
-        Returns how many events were spooled.
-        """
-        if not self.lock.acquire(timeout=1.0):
-            warn("shipper worker busy at close; events may be lost", key="worker-abandon")
-            return 0
-        try:
-            if self.finished or self.abandoned:
-                return 0
-            self.abandoned = True
-            items = [*self.in_flight, *self.pending]
-            self.in_flight, self.pending, self.pending_bytes = [], [], 0
-            # The stash first: it is older than anything still queued.
-            left, self.stash = self.stash, collections.deque()
-            while True:
-                try:
-                    obj = left.popleft() if left else self.records.get_nowait()
-                except queue.Empty:
-                    break
-                record = thaw(obj)
-                if record is not None:
-                    item = self._format(record)
-                    if item is not None:
-                        items.append(item)
-                elif isinstance(obj, FlushRequest):
-                    obj.done.set()
-            try:
-                self.store.store(items)
-            finally:
-                self.store.close()
-            return len(items)
-        except Exception as exc:
-            warn(f"shipper close error: {exc!r}", key="worker-abandon")
-            return 0
-        finally:
-            self.lock.release()
-
     def _shutdown(self) -> None:
-        deadline = min(self.stop_deadline, time.monotonic() + self.opts.close_timeout)
+        """Send what can be sent before the deadline; spool everything else."""
         try:
-            while True:
-                try:
-                    self._take(self.records.get_nowait())
-                except queue.Empty:
-                    break
-            # Spool first, then send from the spool: if the process dies while
-            # sending, nothing that was queued is lost.
-            self._take_stash()
-            with self.lock:
-                if self.abandoned:
-                    return
-                items, self.pending, self.pending_bytes = self.pending, [], 0
-                self.store.store(items)
-            self.next_retry = 0.0
-            while self.store.backlog:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0.05:
-                    break
-                before = self.store.backlog
-                self._replay(deadline, timeout=min(self.opts.timeout, remaining))
-                if self.store.backlog >= before and self.next_retry:
-                    break  # the sink refused; leave the rest for the next start
-            self._take_stash()
-            with self.lock:
-                # Taken in while the replay above was sending.
-                if not self.abandoned and self.pending:
-                    items, self.pending, self.pending_bytes = self.pending, [], 0
-                    self.store.store(items)
-            if isinstance(self.held, FlushRequest):
-                self.held.done.set()
-            self._maintain()
+            self._drain()
+            while self._work_left() and time.monotonic() < self.stop_deadline:
+                self._advance(time.monotonic())
+                if self.job is not None:
+                    self.job.done.wait(max(0.0, self.stop_deadline - time.monotonic()))
+            self._give_up_on_send()
+            self._drain()
+            self._spool_pending()
         except Exception as exc:
             warn(f"shipper close error: {exc!r}", key="worker-close")
         finally:
-            with self.lock:
-                if not self.abandoned:
-                    self.store.close()
-                    self.finished = True
-            if self.transport is not None:
+            for flush in self.flushes:
+                flush.done.set()
+            self._guarded(self._maintain, "status file")
+            self._guarded(self.store.close, "spool close")
+            if self.transport is not None and self.stuck is None:
                 with contextlib.suppress(Exception):
                     self.transport.close()
+            self._report_drops(time.monotonic(), final=True)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._take(self.records.get_nowait())
+            except queue.Empty:
+                return
+
+    def _work_left(self) -> bool:
+        if self.pending or self.job is not None:
+            return True
+        return bool(self.store.backlog) and time.monotonic() >= self.next_retry
+
+    def _give_up_on_send(self) -> None:
+        """A send still on the wire at the deadline: break it, or spool its batch.
+
+        If it completes after all, the replay repeats it: at-least-once, and
+        Elasticsearch's create-by-``_id`` makes that exactly-once.
+        """
+        job = self.job
+        if job is None:
+            return
+        abort = getattr(self.transport, "abort", None)
+        if not job.done.is_set() and abort is not None:
+            with contextlib.suppress(Exception):
+                abort()
+        if job.done.wait(_ABORT_WAIT):
+            self.job = None
+            self._finish(job)
+            return
+        self.job, self.stuck = None, job
+        if job.rows is None:  # replayed rows are in the spool already
+            self.store.store(job.items)

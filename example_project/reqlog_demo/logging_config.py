@@ -3,8 +3,10 @@
 - ``REQLOG_ELASTICSEARCH_URL`` (with ``REQLOG_ELASTICSEARCH_USERNAME`` /
   ``_PASSWORD``, ``_API_KEY``, ``_CA_CERTS``) ships events to Elasticsearch;
 - ``REQLOG_LOGSTASH_HOST`` / ``REQLOG_LOGSTASH_PORT`` ships them to Logstash;
-- with neither, the embedded default writes ECS JSON lines to a rotating file
-  under ``var/`` (``REQLOG_LOG_FILE`` forces that file on in any mode).
+- with neither, the embedded default writes ECS JSON lines to a file under
+  ``var/`` (``REQLOG_LOG_FILE`` forces that file on in any mode), through
+  ``JSONLinesFileHandler``: gunicorn's workers share it safely, and logrotate
+  may rotate it while they write (docs/files.md).
 
 A short human line per request always goes to the console.
 """
@@ -47,12 +49,11 @@ def build_logging(env: Mapping[str, str], var_dir: Path) -> dict[str, Any]:
     if "file" in outputs:
         path = log_file_path(env, var_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Not RotatingFileHandler: each gunicorn worker would rotate on its
+        # own and keep writing into files another worker renamed or deleted.
         handlers["reqlog_file"] = {
-            "class": "logging.handlers.RotatingFileHandler",
+            "class": "django_reqlog.handlers.JSONLinesFileHandler",
             "filename": str(path),
-            "maxBytes": int(env.get("REQLOG_LOG_FILE_MAX_BYTES", str(20 * 1024 * 1024))),
-            "backupCount": 5,
-            "encoding": "utf-8",
             "formatter": "reqlog_ecs",
         }
     if "elasticsearch" in outputs:

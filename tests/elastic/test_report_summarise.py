@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from django_reqlog.elastic.report.summarise import summarise
-from django_reqlog.redaction import REDACTED
+from django_reqlog.masking import REDACTED
 from tests.elastic.report_support import BASE, ecs_event, pairs, shipper_metric
 
 
@@ -98,6 +98,6 @@ def test_secret_hits_count_plain_escaped_and_url_encoded_forms(stored: str) -> N
 
 
 def test_counts_the_same_placeholder_the_redaction_writes() -> None:
-    from django_reqlog import redaction
+    from django_reqlog import masking
 
-    assert REDACTED == redaction.REDACTED
+    assert REDACTED == masking.REDACTED

@@ -11,7 +11,10 @@ No Docker engine runs here. What is validated:
 - version pins agree with the test bed and the ElastAlert2 virtualenv;
 - the setup script's secret checks and its JSON inputs;
 - the optional Kafka profile: the broker's listeners and SASL users, and the
-  Logstash pipelines file that adds the Kafka pipeline.
+  Logstash pipelines file that adds the Kafka pipeline;
+- the optional Filebeat profile: its image, user, read-only view of the app's
+  log volume and the paths it reads (its configuration file is checked in
+  tests/elastic/test_filebeat_config.py).
 """
 
 from __future__ import annotations
@@ -94,10 +97,12 @@ def test_expected_services() -> None:
         "app",
         "traffic",
         "kafka",
+        "filebeat",
     }
     assert SERVICES["traffic"]["profiles"] == ["traffic"]
     assert SERVICES["kafka"]["profiles"] == ["kafka"]
-    optional = {"traffic", "kafka"}
+    assert SERVICES["filebeat"]["profiles"] == ["filebeat"]
+    optional = {"traffic", "kafka", "filebeat"}
     assert all("profiles" not in s for name, s in SERVICES.items() if name not in optional)
 
 
@@ -145,7 +150,7 @@ def compose_go(
 
 @pytest.mark.timeout(1500)
 def test_compose_go_loads_the_stack(composecheck: str) -> None:
-    result = compose_go(composecheck, filled_env(), "traffic,kafka")
+    result = compose_go(composecheck, filled_env(), "traffic,kafka,filebeat")
     assert result.returncode == 0, result.stderr
     project = json.loads(result.stdout)
     services = project["services"]
@@ -263,7 +268,7 @@ def test_preflight_gates_the_stack() -> None:
         assert SERVICES[name]["depends_on"]["preflight"] == {
             "condition": "service_completed_successfully"
         }
-    for name in ("logstash", "elastalert", "app"):
+    for name in ("logstash", "elastalert", "app", "filebeat"):
         assert SERVICES[name]["depends_on"]["setup"] == {
             "condition": "service_completed_successfully"
         }
@@ -310,8 +315,14 @@ def test_services_use_their_least_privilege_users() -> None:
     assert SERVICES["app"]["environment"]["REQLOG_ELASTICSEARCH_USERNAME"] == "reqlog_writer"
     assert SERVICES["logstash"]["environment"]["LOGSTASH_WRITER_USER"] == "reqlog_logstash"
     assert SERVICES["elastalert"]["environment"]["ES_USERNAME"] == "reqlog_elastalert"
+    assert SERVICES["filebeat"]["environment"]["FILEBEAT_WRITER_USER"] == "reqlog_filebeat"
     roles = json.loads((ELK / "setup" / "roles.json").read_text())
-    assert set(roles["users"]) == {"reqlog_writer", "reqlog_logstash", "reqlog_elastalert"}
+    assert set(roles["users"]) == {
+        "reqlog_writer",
+        "reqlog_logstash",
+        "reqlog_filebeat",
+        "reqlog_elastalert",
+    }
 
 
 # ------------------------------------------------------------ health, volumes, mounts
@@ -534,3 +545,82 @@ def test_compose_go_resolves_both_logstash_variants(composecheck: str) -> None:
     assert mount["source"] == str(ROOT / "elk" / "logstash" / "config" / "pipelines-kafka.yml")
     (port,) = services["kafka"]["ports"]
     assert port["host_ip"] == "127.0.0.1" and port["published"] == "9092"
+
+
+# ------------------------------------------------------------ the filebeat profile
+
+
+def test_filebeat_image_is_the_stack_version() -> None:
+    assert SERVICES["filebeat"]["image"] == (
+        f"docker.elastic.co/beats/filebeat:{esnode.DEFAULT_VERSION}"
+    )
+
+
+def test_filebeat_writes_as_a_create_only_user() -> None:
+    env = SERVICES["filebeat"]["environment"]
+    assert env["FILEBEAT_WRITER_PASSWORD"].startswith("${FILEBEAT_WRITER_PASSWORD:?")
+    assert env["REQLOG_ES_TARGET"] == SERVICES["logstash"]["environment"]["REQLOG_ES_TARGET"]
+    spec = json.loads((ELK / "setup" / "roles.json").read_text())
+    role = setup_script.strip_docs(spec["roles"]["reqlog_filebeat"])
+    assert role == {
+        "cluster": ["monitor"],
+        "indices": [
+            {"names": ["logs-django.reqlog-*"], "privileges": ["create_doc", "auto_configure"]}
+        ],
+    }
+    assert spec["users"]["reqlog_filebeat"]["password_env"] == "FILEBEAT_WRITER_PASSWORD"
+
+
+def app_log_file() -> str:
+    """The file .env.example tells the app to write for the filebeat profile."""
+    match = re.search(r"^# APP_LOG_FILE=(\S+)$", ENV_EXAMPLE.read_text(), re.M)
+    assert match, "no APP_LOG_FILE example in .env.example"
+    return match.group(1)
+
+
+def test_filebeat_reads_the_file_the_app_writes_read_only() -> None:
+    app, filebeat = SERVICES["app"], SERVICES["filebeat"]
+    app_mounts = dict(v.split(":")[:2] for v in app["volumes"])
+    written = PurePosixPath(app_log_file())
+    assert app["environment"]["REQLOG_LOG_FILE"] == "${APP_LOG_FILE-}"
+    assert app_mounts["app-logs"] == str(written.parent)
+    (mount,) = [v for v in filebeat["volumes"] if v.startswith("app-logs:")]
+    _volume, target, mode = mount.split(":")
+    assert mode == "ro"
+    # The app's file and its logrotate copies, seen from the Filebeat container.
+    seen = PurePosixPath(target) / written.name
+    glob = filebeat["environment"]["REQLOG_LOG_PATHS"]
+    for name in (seen, f"{seen}.1", f"{seen}.2"):
+        assert PurePosixPath(name).match(glob), (name, glob)
+    assert not PurePosixPath(target, "db.sqlite3").match(glob)
+    # The database stays in app-data, which Filebeat does not see.
+    assert not [v for v in filebeat["volumes"] if v.startswith("app-data:")]
+    assert filebeat["command"] == ["filebeat", "-e", "--strict.perms=false"]
+    assert "ports" not in filebeat
+
+
+def test_filebeat_config_is_mounted_where_filebeat_reads_it() -> None:
+    (mount,) = [v for v in SERVICES["filebeat"]["volumes"] if v.startswith("./")]
+    assert mount == "./elk/filebeat/filebeat.yml:/usr/share/filebeat/filebeat.yml:ro"
+    assert SERVICES["filebeat"]["healthcheck"]["test"][:4] == ["CMD", "filebeat", "test", "output"]
+
+
+@pytest.mark.timeout(1500)
+def test_compose_go_resolves_the_filebeat_profile(composecheck: str) -> None:
+    plain = compose_go(composecheck, filled_env())
+    assert plain.returncode == 0, plain.stderr
+    assert "filebeat" not in json.loads(plain.stdout)["services"]
+    env = {**filled_env(), "APP_LOG_FILE": app_log_file()}
+    with_filebeat = compose_go(composecheck, env, "filebeat")
+    assert with_filebeat.returncode == 0, with_filebeat.stderr
+    services = json.loads(with_filebeat.stdout)["services"]
+    assert services["app"]["environment"]["REQLOG_LOG_FILE"] == app_log_file()
+    volumes = {v["target"]: v for v in services["filebeat"]["volumes"]}
+    assert volumes["/var/log/reqlog"]["source"] == "app-logs"
+    assert volumes["/var/log/reqlog"]["read_only"] is True
+    assert volumes["/usr/share/filebeat/filebeat.yml"]["read_only"] is True
+    assert volumes["/usr/share/filebeat/data"]["source"] == "filebeat-data"
+    assert (
+        services["filebeat"]["environment"]["FILEBEAT_WRITER_PASSWORD"]
+        == env["FILEBEAT_WRITER_PASSWORD"]
+    )

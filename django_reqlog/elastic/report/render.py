@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django_reqlog.elastic.report.summary import Summary
-from django_reqlog.redaction import REDACTED
+from django_reqlog.masking import REDACTED
 
 Write = Callable[[str], Any]
 

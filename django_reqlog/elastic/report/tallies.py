@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from django_reqlog.elastic.report.events import RequestEvent
 from django_reqlog.elastic.report.summary import Summary, percentile
-from django_reqlog.redaction import REDACTED
+from django_reqlog.masking import REDACTED
 
 
 @dataclass(frozen=True)

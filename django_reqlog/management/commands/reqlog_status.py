@@ -64,13 +64,29 @@ class Command(BaseCommand):
         if metrics:
             figures = "  ".join(f"{k}={metrics[k]}" for k in METRIC_KEYS)
             self.stdout.write(f"  this process (pid {entry['pid']}): {figures}")
+            self._print_drops(metrics)
         for proc in entry["processes"]:
-            state = "alive" if proc["alive"] else "dead, waiting for replay"
-            line = f"  pid {proc['pid']} ({state}): backlog={proc['backlog']} events"
-            line += f" / {proc['backlog_bytes']} bytes"
-            if proc.get("metrics"):
-                line += "  " + "  ".join(f"{k}={proc['metrics'].get(k)}" for k in METRIC_KEYS)
-            if proc.get("metrics", {}).get("dropped") or proc.get("metrics", {}).get("failed"):
-                self.stdout.write(self.style.WARNING(line))
-            else:
-                self.stdout.write(line)
+            self._print_process(proc)
+
+    def _print_drops(self, metrics: dict[str, Any]) -> None:
+        reasons = metrics.get("dropped_by_reason") or {}
+        if reasons:
+            why = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
+            self.stdout.write(self.style.WARNING(f"    dropped: {why}"))
+
+    def _print_process(self, proc: dict[str, Any]) -> None:
+        if proc.get("damaged"):
+            line = f"  {proc['file']} (damaged, moved aside, not replayed): {proc['bytes']} bytes"
+            self.stdout.write(self.style.ERROR(line))
+            return
+        state = "alive" if proc["alive"] else "dead, waiting for replay"
+        line = f"  pid {proc['pid']} ({state}): backlog={proc['backlog']} events"
+        line += f" / {proc['backlog_bytes']} bytes, {proc.get('bytes', 0)} bytes on disk"
+        metrics = proc.get("metrics") or {}
+        if metrics:
+            line += "  " + "  ".join(f"{k}={metrics.get(k)}" for k in METRIC_KEYS)
+        if metrics.get("dropped") or metrics.get("failed"):
+            self.stdout.write(self.style.WARNING(line))
+            self._print_drops(metrics)
+        else:
+            self.stdout.write(line)
