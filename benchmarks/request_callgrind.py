@@ -72,8 +72,8 @@ def _parts() -> dict[str, Callable[[], object]]:
     from django.test import RequestFactory
 
     from django_reqlog import middleware as mw
+    from django_reqlog.context import RequestContext
     from django_reqlog.event import EventMessage, record_extra
-    from django_reqlog.request_id import _current
 
     request = RequestFactory().post(
         "/api/orders/?page=1&token=abc123",
@@ -84,7 +84,7 @@ def _parts() -> dict[str, Callable[[], object]]:
     request.body  # noqa: B018 - the view reads it, as the benchmark's does
     middleware = mw.RequestLogMiddleware(lambda r: JsonResponse({}))
     settings = mw._Settings()
-    state = mw._State(settings, mw.new_id(), len(measure.BODY), None, _current.set("x"))
+    state = mw._State(settings, RequestContext(mw.new_id()), len(measure.BODY), None)
     facts = middleware._facts(state, request, 201)
     assert facts is not None
     response = JsonResponse({"id": 1, "items": 20, "ok": True}, status=201)
@@ -105,7 +105,7 @@ def _parts() -> dict[str, Callable[[], object]]:
             response["X-Request-ID"] = state.request_id
 
     def contexts() -> None:
-        mw._State(settings, "x", None, None, _current.set("x")).reset()
+        mw._State(settings, RequestContext("x"), None, None).reset()
 
     return {
         "settings: 7 conf properties, each read once per request": mw._Settings,

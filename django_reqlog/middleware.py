@@ -30,8 +30,9 @@ from django_reqlog import compat
 from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, MultipartCounter, TeeStream, once
 from django_reqlog.conf import clear_caches, conf, derived
+from django_reqlog.context import RequestContext, _current
 from django_reqlog.event import EventMessage, RequestFacts, is_textual, record_extra
-from django_reqlog.request_id import _current, accept_or_generate, parse_traceparent
+from django_reqlog.request_id import accept_or_generate, request_context
 
 logger = logging.getLogger("django_reqlog")
 
@@ -141,6 +142,7 @@ class _State:
 
     __slots__ = (
         "content_length",
+        "context",
         "request_id",
         "settings",
         "signal",
@@ -154,16 +156,17 @@ class _State:
     def __init__(
         self,
         settings: _Settings,
-        request_id: str,
+        context: RequestContext,
         content_length: int | None,
         tee: TeeStream | None,
-        token: Token[str | None],
     ) -> None:
         self.settings = settings
-        self.request_id = request_id
+        self.context = context
+        self.request_id = context.request_id
         self.content_length = content_length
         self.tee = tee
-        self.token = token
+        # What get_request_id(), RequestContextFilter and the Celery headers read.
+        self.token: Token[RequestContext | None] = _current.set(context)
         self.signal = _SignalUser()
         self.signal_token = _signal_user.set(self.signal)
         self.started_at = time.time()
@@ -241,7 +244,8 @@ class RequestLogMiddleware:
             request_id = new_id() if incoming is None else accept_or_generate(incoming)
             content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
             tee = _install_tee(request, meta, content_length, settings)
-            return _State(settings, request_id, content_length, tee, _current.set(request_id))
+            context = request_context(request_id, meta.get("HTTP_TRACEPARENT"), new_id()[:16])
+            return _State(settings, context, content_length, tee)
         except Exception as exc:
             warn(f"request capture disabled for one request: {exc!r}", key="begin")
             return None
@@ -278,8 +282,8 @@ class RequestLogMiddleware:
             return None
         meta = request.META
         scope = getattr(request, "scope", None)  # ASGI requests only
-        trace = parse_traceparent(meta.get("HTTP_TRACEPARENT"))
         settings = state.settings
+        context = state.context
         facts = RequestFacts(
             event_id=new_id(),
             request_id=state.request_id,
@@ -300,9 +304,9 @@ class RequestLogMiddleware:
             content_type=meta.get("CONTENT_TYPE", ""),
             content_length=state.content_length,
             content_encoding=meta.get("HTTP_CONTENT_ENCODING", ""),
-            trace_id=trace[0] if trace is not None else None,
-            parent_span_id=trace[1] if trace is not None else None,
-            span_id=new_id()[:16],
+            trace_id=context.trace_id,
+            parent_span_id=context.parent_span_id,
+            span_id=context.span_id,
             status=status,
             max_body_bytes=settings.max_body_bytes,
         )

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from django_reqlog import _stderr
+from django_reqlog.context import RequestContext, _current
 from django_reqlog.event import EventMessage, RequestFacts, record_extra
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler
 from django_reqlog.handlers.base import _queued
-from django_reqlog.request_id import _current
 from tests.handlers_support import HTTPReceiver, wait_for
 
 
@@ -139,7 +139,7 @@ def test_the_shared_record_is_left_as_it_was(
         handler = handler_factory(receiver.port, flush_interval=0.05)
         handler.setFormatter(GatedFormatter(gate))
         record = logging.LogRecord("app", logging.INFO, __file__, 1, "as %s", ("logged",), None)
-        token = _current.set("req-7")
+        token = _current.set(RequestContext("req-7"))
         try:
             handler.handle(record)
         finally:
