@@ -142,25 +142,18 @@ class QueueOnlyHandler(logging.Handler):
 
     Isolates the request thread's own cost from the shipping thread's
     competition for the CPU and the GIL. Old records fall off the end.
-    Like a shipper, it takes request events straight from the middleware
-    when nothing else would see their records.
     """
-
-    direct_request_events = True
 
     def __init__(self) -> None:
         super().__init__()
         self.records: collections.deque[object] = collections.deque(maxlen=10_000)
 
-    def queue_request_event(self, event: object) -> None:
-        self.records.append(event)  # as ShipperHandler.queue_request_event queues it
-
     def emit(self, record: logging.LogRecord) -> None:
-        from django_reqlog.frozen import freeze
+        from django_reqlog.handlers.base import _queued
 
         if getattr(record, "event_id", None) is None:
             record.event_id = uuid.uuid4().hex
-        self.records.append(freeze(record))  # as ShipperHandler.emit queues it
+        self.records.append(_queued(record))  # as ShipperHandler.emit queues it
 
 
 def install_logging(variant: Variant, workdir: str) -> Stack:

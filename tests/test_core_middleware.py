@@ -55,6 +55,24 @@ def test_direct_sync_call_emits_one_event(capture):
     assert response["X-Request-ID"] == doc["http"]["request"]["id"]
 
 
+def _view_with_its_own_id(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse("ok", content_type="text/plain")
+    response["x-request-id"] = "set-by-the-view"
+    return response
+
+
+@pytest.mark.parametrize("header", ["X-Request-ID", "X-Correlation-ID"])
+def test_a_request_id_header_the_view_set_is_kept(capture, header):
+    with override_settings(REQLOG_REQUEST_ID_HEADER=header):
+        response = RequestLogMiddleware(_view_with_its_own_id)(RequestFactory().get("/"))
+    assert response["X-Request-ID"] == "set-by-the-view"
+    if header == "X-Correlation-ID":
+        assert response[header] == capture.only()["http"]["request"]["id"]
+    else:
+        assert capture.only()["http"]["request"]["id"] != "set-by-the-view"
+    assert [name.lower() for name, _ in response.items()].count(header.lower()) == 1
+
+
 def test_direct_async_call_emits_one_event(capture):
     middleware = RequestLogMiddleware(_async_view)
     assert asyncio.iscoroutinefunction(middleware)
