@@ -10,7 +10,9 @@ import pytest
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from tests.logging_support import attached
 
-pytest_plugins = ["tests.fixtures_es", "pytester"]
+# tests.privacy_support prints the privacy suites' FIGURES at the end of
+# the session, added up across pytest-xdist's workers.
+pytest_plugins = ["tests.fixtures_es", "tests.privacy_support", "pytester"]
 
 
 class Capture(logging.Handler):

@@ -26,7 +26,6 @@ from django_reqlog.masking import mask_json_text
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.privacy_support import (
     FIGURES,
-    _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
     hsettings,
     planted_secret,

@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 
 from tests.privacy_support import (
     FIGURES,
-    _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
     examples,
     hsettings,
