@@ -206,7 +206,7 @@ def native_enabled() -> bool:
 _NATIVE_ON = native_enabled()  # read once: a process masks one way
 
 
-def _core() -> Any:
+def core_masker() -> Any:
     """The compiled core's masker for the current settings, or None."""
     if not _NATIVE_ON:
         return None
@@ -442,7 +442,7 @@ def _value(text: str, config: _Config) -> str:
 
 
 def is_sensitive_key(key: str) -> bool:
-    core = _core()
+    core = core_masker()
     answer = core.is_sensitive_key(key) if core is not None else None
     return _is_sensitive(key, _config().parts) if answer is None else bool(answer)
 
@@ -450,7 +450,7 @@ def is_sensitive_key(key: str) -> bool:
 def scrub_text(text: str) -> str:
     """Mask values that look secret whatever their key: bearer, token and
     basic credentials, JWTs, card numbers and REQLOG_SENSITIVE_VALUE_PATTERNS."""
-    core = _core()
+    core = core_masker()
     masked = core.scrub_text(text) if core is not None else None
     return _scrub(text, _config().patterns) if masked is None else str(masked)
 
@@ -459,7 +459,7 @@ def scrub_free_text(text: str) -> str:
     """Mask unstructured text: JSON fragments in it, secret-shaped values, and
     ``key=value`` / ``key: value`` pairs under sensitive keys (quoted keys too,
     as in dict reprs)."""
-    core = _core()
+    core = core_masker()
     masked = core.scrub_free_text(text) if core is not None else None
     return _free_text(text, _config()) if masked is None else str(masked)
 
@@ -467,7 +467,7 @@ def scrub_free_text(text: str) -> str:
 def scrub_value(text: str) -> str:
     """Mask one form, query or multipart value: a JSON document inside it is
     masked by key, anything else as free text."""
-    core = _core()
+    core = core_masker()
     masked = core.scrub_value(text) if core is not None else None
     return _value(text, _config()) if masked is None else str(masked)
 
@@ -477,7 +477,7 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None) -> s
     values of sensitive keys become the placeholder, containers whole, and
     everything else is kept as sent. ``also_sensitive`` holds the view's
     sensitive_post_parameters ("__ALL__": every key)."""
-    core = _core()
+    core = core_masker()
     masked = core.mask_json_text(text, also_sensitive) if core is not None else None
     return _mask_json(text, _keys(also_sensitive), 0) if masked is None else str(masked)
 
@@ -487,7 +487,7 @@ def mask_pairs(
 ) -> list[tuple[str, str]]:
     """Mask form or query pairs; ``also_sensitive`` holds the view's sensitive_post_parameters."""
     pairs = list(pairs)
-    core = _core()
+    core = core_masker()
     masked = core.mask_pairs(pairs, also_sensitive) if core is not None else None
     if masked is not None:
         return list(masked)
