@@ -485,9 +485,7 @@ class ECSFormatter(_JSONFormatter):
                 doc["http"] = {"request": {"id": request_id}}
         shipper = getattr(record, "reqlog_shipper", None)
         if isinstance(shipper, dict):
-            event["kind"] = "metric"
-            event["action"] = "shipper-health"
-            event["dataset"] = "django.reqlog"
+            event.update(kind="metric", action="shipper-health", dataset="django.reqlog")
             for key, value in shipper.items():
                 _put(doc, f"reqlog.shipper.{key}", value)
         if not event:
@@ -495,14 +493,18 @@ class ECSFormatter(_JSONFormatter):
         if record.exc_info or record.exc_text:
             self._error(doc, record)
         if self.extra_namespace:
-            extras = {
-                k: v
-                for k, v in vars(record).items()
-                if k not in _STANDARD_ATTRS and k not in _OURS and not k.startswith("_")
-            }
-            if extras:
-                _put(doc, self.extra_namespace, extras)
+            self._extras(doc, record)
         return doc
+
+    def _extras(self, doc: dict[str, Any], record: logging.LogRecord) -> None:
+        """Other ``extra=`` attributes of the record, under ``extra_namespace``."""
+        extras = {
+            k: v
+            for k, v in vars(record).items()
+            if k not in _STANDARD_ATTRS and k not in _OURS and not k.startswith("_")
+        }
+        if extras and self.extra_namespace:
+            _put(doc, self.extra_namespace, extras)
 
     @staticmethod
     def _own_format_to_dict() -> Callable[..., dict[str, Any]] | None:
