@@ -127,16 +127,19 @@ def test_the_ids_are_there_only_during_the_request(capture, app_records):
 
 
 def test_request_events_are_left_alone(capture, tracer):
-    """A request event carries its own IDs, also when a span is active around
-    the whole request (OpenTelemetry's WSGI or ASGI instrumentation)."""
-    otel, _ = tracer
+    """The filter adds nothing to a request event, also when a span is active
+    around the whole request (OpenTelemetry's WSGI or ASGI instrumentation):
+    the event carries that span's IDs itself (tests/test_integrations_otel.py)."""
+    otel, exporter = tracer
     capture.addFilter(RequestContextFilter())
     with otel.start_as_current_span("wsgi request"):
         Client().get("/hello/", headers={"traceparent": TRACEPARENT})
     (record,) = capture.records
     assert "trace_id" not in record.__dict__ and "span_id" not in record.__dict__
     event = capture.only()
-    assert event["trace"] == {"id": TRACE_ID}
+    (span,) = exporter.get_finished_spans()
+    assert event["trace"] == {"id": format(span.context.trace_id, "032x")}
+    assert event["span"] == {"id": format(span.context.span_id, "016x")}
     assert "labels" not in event
 
 
