@@ -73,6 +73,16 @@ def iso(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def db_figures(pattern: str, duration: int) -> dict[str, int]:
+    """reqlog.db of a request to ``pattern`` that took ``duration`` ns."""
+    queries, share = DB_PROFILE[pattern]
+    total = int(duration * share)
+    figures = {"queries": queries, "duration": total}
+    if queries:
+        figures["slowest"] = total * 2 // (queries + 1)
+    return figures
+
+
 def request_event(
     rng: random.Random,
     when: dt.datetime,
@@ -119,11 +129,7 @@ def request_event(
         },
     }
     if pattern in DB_PROFILE and when < NORMAL_END:
-        queries, share = DB_PROFILE[pattern]
-        total = int(doc["event"]["duration"] * share)
-        doc["reqlog"]["db"] = {"queries": queries, "duration": total}
-        if queries:
-            doc["reqlog"]["db"]["slowest"] = total * 2 // (queries + 1)
+        doc["reqlog"]["db"] = db_figures(pattern, doc["event"]["duration"])
     if user is not None:
         doc["user"] = {"name": user, "id": str(USERS.index(user) + 1)}
     if status >= 500:
