@@ -13,13 +13,8 @@ spans the real SDK exports to its in-memory exporter.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +28,8 @@ from opentelemetry.trace import SpanKind
 
 from django_reqlog.filters import RequestContextFilter
 from tests.logging_support import KeepRecords
+from tests.otel_support import run_without_opentelemetry
 
-ROOT = Path(__file__).resolve().parents[1]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT}-01"
@@ -138,19 +133,6 @@ def test_without_instrumentation_the_traceparent_is_used(reqlog_events):
 # installed: a request through the whole handler (process_view included)
 # still takes its trace from traceparent, and nothing tries the import.
 WITHOUT_OTEL = """
-import json, logging, sys
-
-class NoOpenTelemetry:
-    attempts = []
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "opentelemetry":
-            self.attempts.append(name)
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-sys.meta_path.insert(0, NoOpenTelemetry())
-import django
-django.setup()
 from django.test import Client
 from django.test.utils import override_settings, setup_test_environment
 from django_reqlog.formatters import ECSFormatter
@@ -175,18 +157,7 @@ print(json.dumps({
 
 
 def test_events_without_opentelemetry_installed():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_OTEL, TRACEPARENT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    assert run_without_opentelemetry(WITHOUT_OTEL, TRACEPARENT) == {
         "attempts": [],
         "loaded": [],
         "trace": TRACE_ID,
