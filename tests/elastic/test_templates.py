@@ -201,7 +201,7 @@ def test_bound_labels_can_be_filtered_on(
     for query in (
         {"term": {"labels.tenant": "acme"}},
         {"term": {"labels.order_id": "42"}},
-        {"query_string": {"query": "labels.tenant:acme AND reqlog.db.queries >= 4"}},
+        {"query_string": {"query": "labels.tenant:acme AND reqlog.db.queries:>=4"}},
     ):
         found = es_client.search(index=stream, query=query)
         assert [h["_id"] for h in found["hits"]["hits"]] == [doc["event"]["id"]], query
