@@ -5,7 +5,7 @@ Django's WSGI (or ASGI) handler after a warm-up, and reports per-request
 latencies, whole-process CPU (the N requests plus the final drain of the
 handlers, so work moved to a worker thread is counted) and peak RSS.
 ``shipper VARIANT M`` and ``queue-memory`` are the shipper and memory figures;
-``worker-split N`` is benchmarks/worker_split.py's.
+``worker N`` is benchmarks/worker_split.py's.
 run.py starts these; the last stdout line is the JSON result.
 """
 
@@ -217,6 +217,7 @@ def _run_requests(
     n = len(latencies)
     result: dict[str, Any] = {
         "variant": variant_name,
+        "native": _native_on(),
         "n": n,
         "warmup": warmup,
         "latencies_ns": latencies,
@@ -230,6 +231,12 @@ def _run_requests(
             result["shipper_metrics"] = metrics.status()
     stack.close()
     return result
+
+
+def _native_on() -> bool:
+    from django_reqlog import masking
+
+    return masking.native_enabled()
 
 
 def _thread_cpu_s(native_id: int) -> float:
@@ -250,7 +257,7 @@ class _Keep(logging.Handler):
         self.queue.put_nowait(record)
 
 
-def _drive(keep: _Keep | _KeepEvents, count: int) -> list[Any]:
+def _drive(keep: _Keep, count: int) -> list[Any]:
     """``count`` real requests through the middleware; what ``keep`` kept of them."""
     logger = logging.getLogger("django_reqlog")
     previous, logger.handlers[:] = list(logger.handlers), [keep]
@@ -266,30 +273,6 @@ def _drive(keep: _Keep | _KeepEvents, count: int) -> list[Any]:
 def _records(count: int) -> list[logging.LogRecord]:
     """Real request records, made by the middleware on real requests."""
     return _drive(_Keep(count), count)
-
-
-class _KeepEvents(logging.Handler):
-    """Keeps request events as a shipper's queue holds them: handed over by
-    the middleware without a LogRecord (see ShipperHandler.queue_request_event)."""
-
-    direct_request_events = True
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        from django_reqlog.handlers.bounded_queue import BoundedQueue
-
-        self.queue = BoundedQueue(size)
-
-    def queue_request_event(self, event: object) -> None:
-        self.queue.put_nowait(event)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        raise AssertionError("request events are expected to arrive without a record")
-
-
-def _events(count: int) -> list[object]:
-    """Real request events, made by the middleware on real requests, as queued."""
-    return _drive(_KeepEvents(count), count)
 
 
 def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
@@ -309,7 +292,7 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
     spool = os.path.join(workdir, f"spool-shipper-{target}-{os.getpid()}")
     results = []
     for _ in range(3):
-        events = _events(count)
+        events = _records(count)
         handler: ShipperHandler
         if target == "es":
             handler = ElasticsearchHandler(
@@ -329,7 +312,7 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
         else:
             port = int(os.environ["REQLOG_BENCH_READ_PORT"])
             handler = LogstashHandler("127.0.0.1", port, spool_dir=spool, queue_size=count)
-        handler.queue_request_event(events[0])  # type: ignore[arg-type] # connect first
+        handler.handle(events[0])  # connect first
         handler.wait_idle(30.0)
         assert handler._worker is not None  # started by the first event
         worker = handler._worker.thread
@@ -339,7 +322,7 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
         process0 = time.process_time()
         wall0 = time.perf_counter()
         for event in events[1:]:
-            handler.queue_request_event(event)  # type: ignore[arg-type]
+            handler.handle(event)
         handler.wait_idle(120.0)
         wall1 = time.perf_counter()
         cpu1 = _thread_cpu_s(worker.native_id)
@@ -368,25 +351,16 @@ def _rss_kb() -> int:
 
 
 def _run_queue_memory(count: int, workdir: str) -> dict[str, Any]:
-    """Resident memory held by ``count`` queued request events (1 KB bodies),
-    and, for comparison, by as many LogRecords of the same requests."""
+    """Resident memory held by ``count`` request records (1 KB bodies) as
+    logging hands them to a shipper's queue, waiting to be formatted."""
     _setup("reqlog-tcp", workdir)[1].close()
-    _events(2000)  # warm caches and the allocator
-    _records(2000)
+    _records(2000)  # warm caches and the allocator
     gc.collect()
     before = _rss_kb()
-    events = _events(count)
-    gc.collect()
-    after = _rss_kb()
     records = _records(count)
     gc.collect()
-    after_records = _rss_kb()
-    return {
-        "count": len(events),
-        "rss_delta_mb": (after - before) / 1024,
-        "records_rss_delta_mb": (after_records - after) / 1024,
-        "records_count": len(records),
-    }
+    after = _rss_kb()
+    return {"count": len(records), "rss_delta_mb": (after - before) / 1024}
 
 
 def _run_paired(count: int, workdir: str) -> dict[str, Any]:
@@ -438,12 +412,12 @@ def main() -> None:
         out = _run_queue_memory(int(sys.argv[2]), workdir)
     elif mode == "paired":
         out = _run_paired(int(sys.argv[2]), workdir)
-    elif mode == "worker-split":
+    elif mode == "worker":
         _setup("reqlog-queue", workdir)
-        from benchmarks.worker_split import measure_split
+        from benchmarks.worker_split import measure_worker
 
         count = int(sys.argv[2])
-        out = {"count": count, "split": measure_split(_events(count))}
+        out = {"count": count, "native": _native_on(), "per_event_us": measure_worker(count)}
     else:
         raise SystemExit(f"unknown mode {mode}")
     sys.stdout.write(json.dumps(out) + "\n")

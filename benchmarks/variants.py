@@ -29,6 +29,7 @@ class Variant:
     needs_es: bool = False
     stalled: bool = False
     shipper: bool = False  # request records go to one of our ShipperHandlers
+    native: bool = True  # False: REQLOG_NATIVE=0, the pure-Python fallback
 
 
 VARIANTS: dict[str, Variant] = {
@@ -58,6 +59,30 @@ VARIANTS: dict[str, Variant] = {
             ("django_reqlog",),
             needs_es=True,
             shipper=True,
+        ),
+        Variant(
+            "reqlog-file-py",
+            "django-reqlog → FileHandler (ECS), pure Python",
+            (REQLOG_MW,),
+            ("django_reqlog",),
+            native=False,
+        ),
+        Variant(
+            "reqlog-tcp-py",
+            "django-reqlog → LogstashHandler, reading TCP sink, pure Python",
+            (REQLOG_MW,),
+            ("django_reqlog",),
+            shipper=True,
+            native=False,
+        ),
+        Variant(
+            "reqlog-es-py",
+            "django-reqlog → ElasticsearchHandler, real ES, pure Python",
+            (REQLOG_MW,),
+            ("django_reqlog",),
+            needs_es=True,
+            shipper=True,
+            native=False,
         ),
         Variant(
             "reqlog-stalled",
@@ -138,29 +163,21 @@ def _attach(logger_name: str, handler: logging.Handler, level: int) -> None:
 
 
 class QueueOnlyHandler(logging.Handler):
-    """What a shipper does on the request thread, and nothing else.
+    """What a shipper does on the request thread, and nothing else: the
+    record is queued as logging hands it over.
 
     Isolates the request thread's own cost from the shipping thread's
     competition for the CPU and the GIL. Old records fall off the end.
-    Like a shipper, it takes request events straight from the middleware
-    when nothing else would see their records.
     """
-
-    direct_request_events = True
 
     def __init__(self) -> None:
         super().__init__()
         self.records: collections.deque[object] = collections.deque(maxlen=10_000)
 
-    def queue_request_event(self, event: object) -> None:
-        self.records.append(event)  # as ShipperHandler.queue_request_event queues it
-
     def emit(self, record: logging.LogRecord) -> None:
-        from django_reqlog.frozen import freeze
-
         if getattr(record, "event_id", None) is None:
             record.event_id = uuid.uuid4().hex
-        self.records.append(freeze(record))  # as ShipperHandler.emit queues it
+        self.records.append(record)
 
 
 def install_logging(variant: Variant, workdir: str) -> Stack:
@@ -170,7 +187,7 @@ def install_logging(variant: Variant, workdir: str) -> Stack:
     port = stall_port if variant.stalled else read_port
     stack = Stack()
     # Django's own loggers stay at their defaults for every variant.
-    name = variant.name.removeprefix("asgi-")
+    name = variant.name.removeprefix("asgi-").removesuffix("-py")
     if name == "reqlog-file":
         from django_reqlog.formatters import ECSFormatter
 

@@ -1,66 +1,44 @@
-"""How a shipper's worker spends one request event, and how much of it is
-masking the request body.
+"""Worker CPU per request event: what a shipper's worker does with a queued
+request record, formatting it and encoding the line, on one thread.
 
-    python benchmarks/measure.py worker-split 3000     # JSON; make bench prints the table
+    python benchmarks/measure.py worker 3000     # JSON; make bench prints the table
 
-Real request events (the benchmark's 1 KB JSON POST, made by the middleware
-and kept as a shipper queues them) are turned into JSON lines the way the
-worker does it: the record is made from the queued event, formatted and
-encoded. This is timed as it is, and again with the body's masking replaced
-by a plain copy. The second figure is a what-if, never a configuration: it
-is what the rest of formatting costs, and so the most a faster masking step
-could save. CPU time of this thread only; the best of nine runs of each,
-interleaved.
+Real request records (the benchmark's 1 KB JSON POST, made by the middleware
+and handed over by logging, as a shipper's queue holds them) are formatted by
+each formatter. run.py runs this twice: with the compiled core, and with
+``REQLOG_NATIVE=0`` (what a platform without a wheel gets). CPU time of this
+thread only; fresh records for each of three runs, the best run kept.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 
-@contextmanager
-def _body_copied_unmasked() -> Iterator[None]:
-    from django_reqlog import event
-
-    original = event.mask_json_text
-    event.mask_json_text = lambda text, *args, **kwargs: text
-    try:
-        yield
-    finally:
-        event.mask_json_text = original
-
-
-def _cpu_per_event(events: list[object], formatter: logging.Formatter) -> float:
-    from django_reqlog.frozen import thaw
+def _cpu_per_event(count: int, formatter: logging.Formatter) -> float:
+    from benchmarks.measure import _records
 
     best = float("inf")
     for _ in range(3):
+        records = _records(count)  # fresh: the Python path keeps fields per record
         start = time.process_time()
-        for queued in events:
-            record = thaw(queued)
-            assert record is not None
+        for record in records:
             formatter.format(record).encode("utf-8")
-        best = min(best, (time.process_time() - start) / len(events) * 1e6)
+        best = min(best, (time.process_time() - start) / count * 1e6)
     return best
 
 
 _FORMATTERS = ("LogstashFormatter", "ECSFormatter")
 
 
-def measure_split(events: list[object]) -> dict[str, dict[str, float]]:
-    """µs per event for each formatter: ``full`` and ``body_unmasked`` (the what-if)."""
+def measure_worker(count: int) -> dict[str, float]:
+    """µs per event for each formatter."""
     from django_reqlog import formatters
 
     out = {}
     for name in _FORMATTERS:
         make: Callable[[], logging.Formatter] = getattr(formatters, name)
-        full = unmasked = float("inf")
-        for _ in range(3):  # interleaved, so drift hits both alike
-            full = min(full, _cpu_per_event(events, make()))
-            with _body_copied_unmasked():
-                unmasked = min(unmasked, _cpu_per_event(events, make()))
-        out[name] = {"full": full, "body_unmasked": unmasked}
+        out[name] = _cpu_per_event(count, make())
     return out
