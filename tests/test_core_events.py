@@ -79,14 +79,17 @@ def core(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def reference(formatter: logging.Formatter, record: logging.LogRecord) -> str:
-    """The Python path's line, masked by the pure-Python reference masker."""
-    on = masking._NATIVE_ON
+    """The Python path's line (``dumps(format_to_dict(record))``, trimmed
+    past 300 KiB), masked by the pure-Python reference masker."""
+    on, events = masking._NATIVE_ON, formatters._EVENTS[:]
     masking._NATIVE_ON = False
+    formatters._EVENTS[:] = [None]  # the formatters' own path, not the core
     try:
         record.reqlog._fields = None
         return formatter.format(record)
     finally:
         masking._NATIVE_ON = on
+        formatters._EVENTS[:] = events
 
 
 def core_line(events: Any, formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
@@ -179,6 +182,8 @@ def test_core_fields_equal_request_fields(core, facts):
 @needs_core
 @agree(150)
 @given(facts=es.request_facts())
+@example(facts=es.example_facts(sample_rate=1e-05))  # 1e-05 for the stdlib, 0.00001 for orjson
+@example(facts=es.example_facts(sample_rate=0.0001, duration_ns=62_500))
 def test_core_lines_equal_the_stdlib_json_fallback(core, facts, monkeypatch):
     # Without orjson, dumps() writes with the stdlib: within the values the
     # core writes, the two spell everything alike.
