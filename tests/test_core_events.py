@@ -309,3 +309,23 @@ def test_odd_formatter_attributes_never_make_formatting_fail(attribute, value):
     setattr(formatter, attribute, value)
     doc = json.loads(formatter.format(es.example_record(es.example_facts())))
     assert doc["request_url"] == "/login/?next=/home&token=[REDACTED]"
+
+
+def test_ordinary_records_never_reach_the_core(monkeypatch):
+    asked: list[str] = []
+    monkeypatch.setattr(formatters, "_events_core", lambda: asked.append("core"))
+    for formatter in FORMATTERS:
+        doc = json.loads(formatter.format(es.example_record(None)))
+        assert doc["message"] == "POST /login/?next=%2Fhome 200"
+    assert asked == []
+
+
+def test_a_core_that_cannot_be_made_leaves_the_python_path(monkeypatch):
+    def broken() -> Any:
+        raise RuntimeError("no settings")
+
+    monkeypatch.setattr(formatters, "_events_core", broken)
+    for formatter in FORMATTERS:
+        doc = json.loads(formatter.format(es.example_record(es.example_facts())))
+        assert "reqlog_format_error" not in doc
+        assert "hunter2" not in json.dumps(doc)
