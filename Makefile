@@ -11,11 +11,11 @@ PYTEST_ARGS ?=
 # Editing the compiled core (native/) reinstalls, which rebuilds it.
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 
-.PHONY: help venv lint typecheck test test-core test-dj42 test-reference test-native test-no-rust demo bench clean es-start es-stop kafka-start kafka-stop elastalert-venv
+.PHONY: help venv lint typecheck test test-core test-dj42 test-reference test-native test-no-rust demo bench clean es-start es-stop kafka-start kafka-stop redis-start redis-stop elastalert-venv
 
 help:
 	@echo "make demo   - run example_project under gunicorn, drive traffic, print the report"
-	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch and Kafka, run tests"
+	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch, Kafka and Redis, run tests"
 	@echo "make bench  - measure request overhead and shipper throughput (benchmarks/results.md)"
 
 # `pip install -e .` builds the compiled core (django_reqlog._native) with
@@ -46,8 +46,10 @@ typecheck: $(STAMP)
 # security on, runs the command with its URL and credentials in the
 # environment, and stops it by PID whatever the outcome. kafkanode.py does the
 # same for Apache Kafka's broker (kafka_2.13 and its dependencies, fetched with
-# mvn), inside it.
+# mvn), inside it, and redisnode.py for Redis (Debian's redis-server, installed
+# with apt-get when missing), the Celery tests' broker, inside that.
 KAFKANODE := $(PY) tests/testbed/kafkanode.py
+REDISNODE := $(PY) tests/testbed/redisnode.py
 
 # Masking and formatting have two implementations that must agree: the
 # compiled core (used when it is built) and the pure-Python reference
@@ -60,7 +62,7 @@ KAFKANODE := $(PY) tests/testbed/kafkanode.py
 test: lint typecheck test-native test-core test-reference test-dj42 test-no-rust
 
 test-core: $(STAMP) elastalert-venv
-	$(PY) tests/testbed/esnode.py run -- $(KAFKANODE) run -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) tests/testbed/esnode.py run -- $(KAFKANODE) run -- $(REDISNODE) run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 # ElastAlert2 pins an old elasticsearch client and needs Python 3.12, so it
 # lives in its own virtualenv under .cache/ (found via pyenv or PATH).
@@ -95,6 +97,12 @@ kafka-start: $(STAMP)
 
 kafka-stop: $(STAMP)
 	$(KAFKANODE) stop
+
+redis-start: $(STAMP)
+	$(REDISNODE) start
+
+redis-stop: $(STAMP)
+	$(REDISNODE) stop
 
 demo: $(STAMP)
 	$(PY) example_project/demo.py

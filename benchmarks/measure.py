@@ -247,14 +247,17 @@ def _thread_cpu_s(native_id: int) -> float:
 
 
 class _Keep(logging.Handler):
-    """Keeps records as a shipper's bounded queue would (no formatting)."""
+    """Keeps records (``events``: what a shipper queues of them), no formatting."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, events: bool = False) -> None:
         super().__init__()
-        self.queue: queue.Queue[logging.LogRecord] = queue.Queue(size)
+        self.queue: queue.Queue[Any] = queue.Queue(size)
+        self.events = events
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.queue.put_nowait(record)
+        from django_reqlog.handlers.base import _queued
+
+        self.queue.put_nowait(_queued(record) if self.events else record)
 
 
 def _drive(keep: _Keep, count: int) -> list[Any]:
@@ -275,6 +278,12 @@ def _records(count: int) -> list[logging.LogRecord]:
     return _drive(_Keep(count), count)
 
 
+def _events(count: int) -> list[dict[str, Any]]:
+    """Real request events, made by the middleware on real requests, as a
+    shipper queues them (a copy of each record's attributes)."""
+    return _drive(_Keep(count, events=True), count)
+
+
 def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
     """Events/s and worker CPU per event: format, frame and send ``count`` records."""
     # Kafka shares the TCP variant's Django setup: only the handler differs.
@@ -292,7 +301,7 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
     spool = os.path.join(workdir, f"spool-shipper-{target}-{os.getpid()}")
     results = []
     for _ in range(3):
-        events = _records(count)
+        records = _records(count)
         handler: ShipperHandler
         if target == "es":
             handler = ElasticsearchHandler(
@@ -312,7 +321,7 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
         else:
             port = int(os.environ["REQLOG_BENCH_READ_PORT"])
             handler = LogstashHandler("127.0.0.1", port, spool_dir=spool, queue_size=count)
-        handler.handle(events[0])  # connect first
+        handler.handle(records[0])  # connect first
         handler.wait_idle(30.0)
         assert handler._worker is not None  # started by the first event
         worker = handler._worker.thread
@@ -321,8 +330,8 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
         cpu0 = _thread_cpu_s(worker.native_id)
         process0 = time.process_time()
         wall0 = time.perf_counter()
-        for event in events[1:]:
-            handler.handle(event)
+        for record in records[1:]:
+            handler.handle(record)
         handler.wait_idle(120.0)
         wall1 = time.perf_counter()
         cpu1 = _thread_cpu_s(worker.native_id)
@@ -339,7 +348,7 @@ def _run_shipper(target: str, count: int, workdir: str) -> dict[str, Any]:
                 "metrics": sent,
             }
         )
-        del events
+        del records
     best = min(results, key=lambda r: r["worker_cpu_us_per_event"])
     return {"target": target, "count": count, "runs": results, "best": best}
 
@@ -351,16 +360,25 @@ def _rss_kb() -> int:
 
 
 def _run_queue_memory(count: int, workdir: str) -> dict[str, Any]:
-    """Resident memory held by ``count`` request records (1 KB bodies) as
-    logging hands them to a shipper's queue, waiting to be formatted."""
+    """Resident memory held by ``count`` queued request events (1 KB bodies),
+    and, for comparison, by as many LogRecords of the same requests."""
     _setup("reqlog-tcp", workdir)[1].close()
-    _records(2000)  # warm caches and the allocator
+    _events(2000)  # warm caches and the allocator
+    _records(2000)
     gc.collect()
     before = _rss_kb()
-    records = _records(count)
+    events = _events(count)
     gc.collect()
     after = _rss_kb()
-    return {"count": len(records), "rss_delta_mb": (after - before) / 1024}
+    records = _records(count)
+    gc.collect()
+    after_records = _rss_kb()
+    return {
+        "count": len(events),
+        "rss_delta_mb": (after - before) / 1024,
+        "records_rss_delta_mb": (after_records - after) / 1024,
+        "records_count": len(records),
+    }
 
 
 def _run_paired(count: int, workdir: str) -> dict[str, Any]:

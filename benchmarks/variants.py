@@ -175,9 +175,11 @@ class QueueOnlyHandler(logging.Handler):
         self.records: collections.deque[object] = collections.deque(maxlen=10_000)
 
     def emit(self, record: logging.LogRecord) -> None:
+        from django_reqlog.handlers.base import _queued
+
         if getattr(record, "event_id", None) is None:
             record.event_id = uuid.uuid4().hex
-        self.records.append(record)
+        self.records.append(_queued(record))  # as ShipperHandler.emit queues it
 
 
 def install_logging(variant: Variant, workdir: str) -> Stack:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
-from django.http.response import HttpResponseBase, ResponseHeaders
+from django.http.response import HttpResponseBase
 from django.utils.functional import LazyObject, empty
 
 
@@ -22,13 +22,14 @@ def evaluated(value: Any) -> Any:
 
     Why private: a lazy ``request.user`` must be read only if the application
     already loaded it, because loading it runs queries. The only way to tell
-    is ``LazyObject._wrapped``, which is ``empty`` until first use; any public
-    access to the proxy evaluates it.
+    is ``LazyObject._wrapped``, which is ``empty`` until first use; any
+    public access to the proxy evaluates it. It is read from the instance's
+    own dict: a Django that renamed it then reads as "not evaluated", where
+    an attribute lookup would fall through to the proxy's ``__getattr__``.
     """
     if not isinstance(value, LazyObject):
         return value
-    # Past LazyObject.__getattribute__, which would answer for the wrapped object.
-    wrapped = object.__getattribute__(value, "__dict__").get("_wrapped", empty)
+    wrapped = vars(value).get("_wrapped", empty)
     return None if wrapped is empty else wrapped
 
 
@@ -59,17 +60,6 @@ def set_request_stream(request: HttpRequest, stream: Any) -> None:
     request._stream = stream
 
 
-def read_body(request: HttpRequest) -> bytes | None:
-    """The body, if ``request.body`` was already read; never reads it.
-
-    Why private: ``request.body`` reads the stream when it was not read yet,
-    and raises when it was read another way; only ``HttpRequest._body``
-    tells, without side effects, whether the bytes are already in memory.
-    """
-    body = request.__dict__.get("_body")
-    return body if isinstance(body, bytes) else None
-
-
 def on_close(response: HttpResponseBase, callback: Callable[[], None]) -> bool:
     """Run ``callback`` when the server closes ``response``; False if this
     Django offers no hook.
@@ -84,18 +74,3 @@ def on_close(response: HttpResponseBase, callback: Callable[[], None]) -> bool:
         return False
     closers.append(callback)
     return True
-
-
-def header_store(response: HttpResponseBase) -> dict[str, tuple[str, str]] | None:
-    """The dict behind ``response.headers`` (lower-case name to ``(name,
-    value)``), or None when this Django keeps the headers otherwise.
-
-    Why private: speed only. Reading and writing ``ResponseHeaders._store``
-    skips several Python calls per header on every request; callers fall
-    back to the public mapping when this returns None.
-    """
-    headers = getattr(response, "headers", None)
-    if type(headers) is not ResponseHeaders:
-        return None
-    store = getattr(headers, "_store", None)
-    return store if type(store) is dict else None

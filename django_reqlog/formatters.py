@@ -55,6 +55,9 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
     "taskName",
 }
 _OURS = frozenset({"reqlog", "event_id", "reqlog_shipper", "request_id"})
+# RequestContextFilter's attributes: ECS has a home for them (flat in Logstash).
+_ECS_IDS = (("trace_id", "trace"), ("span_id", "span"))
+_ECS_PLACED = _OURS | {attr for attr, _ in _ECS_IDS}
 
 
 _iso_second: tuple[int, str] = (-1, "")
@@ -432,6 +435,14 @@ def core_table(
 register_cache_clearer(_EVENTS.clear)
 
 
+def _ecs_ids(doc: dict[str, Any], record: logging.LogRecord) -> None:
+    """An application record's trace and span (from ``RequestContextFilter``)."""
+    for attr, key in _ECS_IDS:
+        value = getattr(record, attr, None)
+        if value is not None and value not in ("", "-"):
+            doc[key] = {"id": value}
+
+
 class ECSFormatter(_JSONFormatter):
     """Elastic Common Schema 8.x, nested objects, ``@timestamp`` first.
 
@@ -490,6 +501,7 @@ class ECSFormatter(_JSONFormatter):
             request_id = getattr(record, "request_id", None) or get_request_id()
             if request_id and request_id != "-":
                 doc["http"] = {"request": {"id": request_id}}
+            _ecs_ids(doc, record)
         shipper = getattr(record, "reqlog_shipper", None)
         if isinstance(shipper, dict):
             event.update(kind="metric", action="shipper-health", dataset="django.reqlog")
@@ -508,7 +520,7 @@ class ECSFormatter(_JSONFormatter):
         extras = {
             k: v
             for k, v in vars(record).items()
-            if k not in _STANDARD_ATTRS and k not in _OURS and not k.startswith("_")
+            if k not in _STANDARD_ATTRS and k not in _ECS_PLACED and not k.startswith("_")
         }
         if extras and self.extra_namespace:
             _put(doc, self.extra_namespace, extras)

@@ -17,28 +17,26 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
-from functools import lru_cache
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core.signals import got_request_exception, setting_changed
 from django.http import HttpRequest
+from django.http.request import RawPostDataException
 from django.http.response import HttpResponseBase
 
 from django_reqlog import compat
-from django_reqlog._record import Site, make_record, origin
 from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, MultipartCounter, TeeStream, once
 from django_reqlog.conf import clear_caches, conf, derived
+from django_reqlog.context import RequestContext, _current
 from django_reqlog.event import EventMessage, RequestFacts, is_textual, record_extra
-from django_reqlog.frozen import request_event
-from django_reqlog.request_id import _current, accept_or_generate, parse_traceparent
+from django_reqlog.request_id import accept_or_generate, request_context
 
 logger = logging.getLogger("django_reqlog")
 
 _EXC_ATTR = "_reqlog_exc_info"
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 
 
 # Event and request IDs: 128 random bits formatted like ``uuid.uuid4().hex``.
@@ -114,12 +112,39 @@ def remember_auth_user(sender: Any, user: Any = None, **kwargs: Any) -> None:
         slot.user = user
 
 
+class _Settings:
+    """The settings one request's capture reads, each read once through
+    ``conf`` when the request starts; a streamed response's event, emitted
+    later, uses the same."""
+
+    __slots__ = (
+        "capture_headers",
+        "capture_request_body",
+        "capture_response_body",
+        "max_body_bytes",
+        "request_id_header",
+        "sample_rate",
+        "slow_ns",
+    )
+
+    def __init__(self) -> None:
+        self.capture_headers = conf.capture_headers
+        self.capture_request_body = conf.capture_request_body
+        self.capture_response_body = conf.capture_response_body
+        self.max_body_bytes = conf.max_body_bytes
+        self.request_id_header = conf.request_id_header
+        self.sample_rate = conf.sample_rate
+        self.slow_ns = conf.slow_request_ms * 1_000_000
+
+
 class _State:
     """One request's capture, from _begin to the event."""
 
     __slots__ = (
         "content_length",
+        "context",
         "request_id",
+        "settings",
         "signal",
         "signal_token",
         "start_ns",
@@ -130,15 +155,18 @@ class _State:
 
     def __init__(
         self,
-        request_id: str,
+        settings: _Settings,
+        context: RequestContext,
         content_length: int | None,
         tee: TeeStream | None,
-        token: Token[str | None],
     ) -> None:
-        self.request_id = request_id
+        self.settings = settings
+        self.context = context
+        self.request_id = context.request_id
         self.content_length = content_length
         self.tee = tee
-        self.token = token
+        # What get_request_id(), RequestContextFilter and the Celery headers read.
+        self.token: Token[RequestContext | None] = _current.set(context)
         self.signal = _SignalUser()
         self.signal_token = _signal_user.set(self.signal)
         self.started_at = time.time()
@@ -210,12 +238,14 @@ class RequestLogMiddleware:
             skip = derived.skip_path_re
             if skip is not None and skip.search(request.path_info):
                 return None
+            settings = _Settings()
             meta = request.META
             incoming = meta.get(derived.request_id_meta_key)
             request_id = new_id() if incoming is None else accept_or_generate(incoming)
             content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
-            tee = _install_tee(request, meta, content_length)
-            return _State(request_id, content_length, tee, _current.set(request_id))
+            tee = _install_tee(request, meta, content_length, settings)
+            context = request_context(request_id, meta.get("HTTP_TRACEPARENT"), new_id()[:16])
+            return _State(settings, context, content_length, tee)
         except Exception as exc:
             warn(f"request capture disabled for one request: {exc!r}", key="begin")
             return None
@@ -224,15 +254,15 @@ class RequestLogMiddleware:
         self, state: _State, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         try:
-            store = compat.header_store(response)
-            _set_request_id(response, store, state.request_id)
+            # Answer with the request ID, unless the view set the header itself.
+            response.setdefault(state.settings.request_id_header, state.request_id)
             facts = self._facts(state, request, response.status_code)
             if facts is None:
                 return response
             if response.streaming:
                 self._defer_to_close(state, facts, response)
             else:
-                _response_body(facts, response, store)
+                _response_body(facts, response, state.settings)
                 self._emit(state, facts, request)
         except Exception as exc:
             warn(f"request event lost: {exc!r}", key="finish")
@@ -252,7 +282,8 @@ class RequestLogMiddleware:
             return None
         meta = request.META
         scope = getattr(request, "scope", None)  # ASGI requests only
-        trace = parse_traceparent(meta.get("HTTP_TRACEPARENT"))
+        settings = state.settings
+        context = state.context
         facts = RequestFacts(
             event_id=new_id(),
             request_id=state.request_id,
@@ -273,15 +304,15 @@ class RequestLogMiddleware:
             content_type=meta.get("CONTENT_TYPE", ""),
             content_length=state.content_length,
             content_encoding=meta.get("HTTP_CONTENT_ENCODING", ""),
-            trace_id=trace[0] if trace is not None else None,
-            parent_span_id=trace[1] if trace is not None else None,
-            span_id=new_id()[:16],
+            trace_id=context.trace_id,
+            parent_span_id=context.parent_span_id,
+            span_id=context.span_id,
             status=status,
-            max_body_bytes=conf.max_body_bytes,
+            max_body_bytes=settings.max_body_bytes,
         )
-        if conf.capture_headers:
+        if settings.capture_headers:
             facts.headers = _raw_headers(meta)
-        _request_body(facts, request, state.tee)
+        _request_body(facts, request, state.tee, settings.capture_request_body)
         sensitive = getattr(request, "sensitive_post_parameters", None)
         if sensitive:
             facts.sensitive_post = frozenset(
@@ -296,9 +327,11 @@ class RequestLogMiddleware:
     ) -> None:
         """Streams are never consumed or buffered: count as chunks pass, emit on close."""
         facts.response_content_type = response.get("Content-Type", "") or ""
-        capture_body = conf.capture_response_body and is_textual(facts.response_content_type)
+        capture_body = state.settings.capture_response_body and is_textual(
+            facts.response_content_type
+        )
         counter: CountingIterator | None = CountingIterator(
-            conf.max_body_bytes if capture_body else 0
+            facts.max_body_bytes if capture_body else 0
         )
         if getattr(response, "file_to_stream", None) is not None:
             # Wrapping would defeat the server's sendfile path; trust the length.
@@ -330,89 +363,35 @@ class RequestLogMiddleware:
     def _emit(self, state: _State, facts: RequestFacts, request: HttpRequest | None) -> None:
         duration_ns = time.perf_counter_ns() - state.start_ns
         facts.duration_ns = duration_ns
-        facts.slow = duration_ns >= conf.slow_request_ms * 1_000_000
-        status = facts.status
-        rate = conf.sample_rate
-        if rate < 1.0 and status < 400 and not facts.slow:
+        facts.slow = duration_ns >= state.settings.slow_ns
+        rate = state.settings.sample_rate
+        if rate < 1.0 and facts.status < 400 and not facts.slow:
             if random.random() >= rate:
                 return
             facts.sample_rate = rate  # kept with this probability: weight 1/rate
         exc_info = None
         if request is not None:
             exc_info = request.__dict__.pop(_EXC_ATTR, None)
-        level = _level(status)
-        sinks = None if exc_info is not None else _direct_sinks(level)
-        if sinks is not None:
-            event = request_event(_SITE, origin(level), facts)
-            for sink in sinks:
-                sink.queue_request_event(event)
-            return
-        record = make_record(
-            logger,
-            level,
-            EventMessage(facts),
-            exc_info,
-            record_extra(facts),
-            pathname=_SITE[1],
-            lineno=_SITE[2],
-        )
-        logger.handle(record)
+        level = _level(facts.status)
+        if logger.isEnabledFor(level):  # a stream's event: the level may have changed since
+            record = logger.makeRecord(
+                logger.name,
+                level,
+                __file__,
+                _EMIT_LINE,
+                EventMessage(facts),
+                (),
+                exc_info,
+                "_emit",
+                record_extra(facts),
+            )
+            logger.handle(record)  # filters, handlers and propagation, as for any record
 
 
-# Where request records say they were made: the logger, this file, _emit.
-_SITE: Site = (
-    logger.name,
-    RequestLogMiddleware._emit.__code__.co_filename,
-    RequestLogMiddleware._emit.__code__.co_firstlineno,
-)
-
-
-def _direct_sinks(level: int) -> list[Any] | None:
-    """The handlers that would emit a request record at ``level``, when all
-    of them are django-reqlog shippers that would only queue it.
-
-    Then the record itself is not needed on the request thread: the event is
-    handed to them as it is, and the record is made on their worker, equal to
-    the one ``Logger.handle`` would have passed them. That saves most of what
-    logging costs a request. None when anything could see or change the
-    record first (a filter, a record factory, any other handler, or no
-    handler at all, where logging falls back to ``lastResort``).
-    """
-    if logger.disabled or logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
-        return None
-    sinks = []
-    current: logging.Logger | None = logger
-    while current is not None:
-        for handler in current.handlers:
-            if handler.filters or not getattr(handler, "direct_request_events", False):
-                return None
-            if level >= handler.level:
-                sinks.append(handler)
-        if not current.propagate:
-            break
-        current = current.parent
-    return sinks or None
-
-
-@lru_cache(maxsize=8)
-def _header_key(name: str) -> str | None:
-    """The header store key for ``name``, when writing it there directly is
-    what ``response[name] = value`` would do: a plain token needs no checks
-    and no encoding (the request ID value is always a safe ID)."""
-    return name.lower() if _TOKEN.fullmatch(name) is not None else None
-
-
-def _set_request_id(
-    response: HttpResponseBase, store: dict[str, tuple[str, str]] | None, request_id: str
-) -> None:
-    """Answer with the request ID unless the view set the header itself."""
-    name = conf.request_id_header
-    key = _header_key(name)
-    if store is not None and key is not None:
-        if key not in store:
-            store[key] = (name, request_id)
-    elif name not in response:
-        response[name] = request_id
+# Request records say they were made in _emit, in this file: what Logger.log
+# would find by walking the stack on every call, for a call site that never
+# moves.
+_EMIT_LINE = RequestLogMiddleware._emit.__code__.co_firstlineno
 
 
 def _level(status: int) -> int:
@@ -451,14 +430,14 @@ _BOUNDARY = re.compile(r'boundary="?([^";]{1,200})"?', re.I)
 
 
 def _install_tee(
-    request: HttpRequest, meta: dict[str, Any], content_length: int | None
+    request: HttpRequest, meta: dict[str, Any], content_length: int | None, settings: _Settings
 ) -> TeeStream | None:
     """Put the tee in front of the request stream, before anyone reads it.
 
     Without body capture it only counts, and only when no Content-Length
     gives the size already.
     """
-    capture = conf.capture_request_body
+    capture = settings.capture_request_body
     if not (content_length or _chunked(meta)) or (not capture and content_length is not None):
         return None
     stream = compat.request_stream(request)
@@ -470,19 +449,21 @@ def _install_tee(
         boundary = _BOUNDARY.search(content_type)
         if boundary is not None:
             parts = MultipartCounter(boundary.group(1).encode("latin-1", "replace"))
-    tee = TeeStream(stream, conf.max_body_bytes if capture else 0, parts)
+    tee = TeeStream(stream, settings.max_body_bytes if capture else 0, parts)
     compat.set_request_stream(request, tee)
     return tee
 
 
-def _request_body(facts: RequestFacts, request: HttpRequest, tee: TeeStream | None) -> None:
+def _request_body(
+    facts: RequestFacts, request: HttpRequest, tee: TeeStream | None, capture: bool
+) -> None:
     length = facts.content_length
-    body = compat.read_body(request)  # request.body reads to the end, or raises
+    body = _body_if_read(request)
     if tee is not None:
         facts.body_unread = False if body is not None else tee.unread(length)
     elif body is not None:
         facts.body_unread = False
-    if not conf.capture_request_body:
+    if not capture:
         facts.body_omitted = True
         facts.body_bytes = length if length is not None or tee is None else tee.seen
         return
@@ -501,18 +482,28 @@ def _request_body(facts: RequestFacts, request: HttpRequest, tee: TeeStream | No
         facts.body_bytes = length
 
 
-def _response_body(
-    facts: RequestFacts, response: HttpResponseBase, store: dict[str, tuple[str, str]] | None
-) -> None:
-    if store is not None:
-        facts.response_content_type = store.get("content-type", ("", ""))[1] or ""
-    else:
-        facts.response_content_type = response.get("Content-Type", "") or ""
+def _body_if_read(request: HttpRequest) -> bytes | None:
+    """The body, if ``request.body`` was already read; never reads it.
+
+    Once the stream was read, ``request.body`` returns the bytes it kept or
+    raises, without touching the stream. Before that it would read the body
+    on the application's behalf, so it is not asked.
+    """
+    if not compat.read_started(request):
+        return None
+    try:
+        return request.body
+    except RawPostDataException:  # read as a stream (request.POST, request.read())
+        return None
+
+
+def _response_body(facts: RequestFacts, response: HttpResponseBase, settings: _Settings) -> None:
+    facts.response_content_type = response.get("Content-Type", "") or ""
     # One chunk (the usual case) is returned as it is, without a copy.
     content = getattr(response, "content", b"")
     facts.response_bytes = len(content)
-    if conf.capture_response_body and is_textual(facts.response_content_type):
-        facts.response_body_prefix = bytes(content[: conf.max_body_bytes])
+    if settings.capture_response_body and is_textual(facts.response_content_type):
+        facts.response_body_prefix = bytes(content[: settings.max_body_bytes])
 
 
 def _route(facts: RequestFacts, match: Any) -> None:

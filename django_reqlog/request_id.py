@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from contextvars import ContextVar
+
+from django_reqlog.context import RequestContext, get_request_id
 
 _VALID_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # W3C trace context: version-traceid-parentid-flags, lower-case hex only.
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
-_current: ContextVar[str | None] = ContextVar("django_reqlog_request_id", default=None)
-
-
-def get_request_id() -> str | None:
-    """The ID of the request being handled in this context, if any."""
-    return _current.get()
+__all__ = [
+    "RequestIDFilter",
+    "accept_or_generate",
+    "get_request_id",
+    "parse_traceparent",
+    "request_context",
+]
 
 
 def accept_or_generate(incoming: str | None) -> str:
@@ -41,10 +43,19 @@ def parse_traceparent(value: str | None) -> tuple[str, str] | None:
     return trace_id, parent_id
 
 
+def request_context(request_id: str, traceparent: str | None, span_id: str) -> RequestContext:
+    """A request's context: its ID, its own span, and the trace and parent
+    span of a valid ``traceparent`` header."""
+    trace = parse_traceparent(traceparent)
+    if trace is None:
+        return RequestContext(request_id, None, span_id, None)
+    return RequestContext(request_id, trace[0], span_id, trace[1])
+
+
 class RequestIDFilter(logging.Filter):
     """Adds ``record.request_id`` (or ``"-"`` outside a request) for format strings."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = _current.get() or "-"
+            record.request_id = get_request_id() or "-"
         return True

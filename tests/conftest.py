@@ -10,7 +10,7 @@ import pytest
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from tests.logging_support import attached
 
-pytest_plugins = ["tests.fixtures_es"]
+pytest_plugins = ["tests.fixtures_es", "pytester"]
 
 
 class Capture(logging.Handler):

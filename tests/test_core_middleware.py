@@ -55,6 +55,24 @@ def test_direct_sync_call_emits_one_event(capture):
     assert response["X-Request-ID"] == doc["http"]["request"]["id"]
 
 
+def _view_with_its_own_id(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse("ok", content_type="text/plain")
+    response["x-request-id"] = "set-by-the-view"
+    return response
+
+
+@pytest.mark.parametrize("header", ["X-Request-ID", "X-Correlation-ID"])
+def test_a_request_id_header_the_view_set_is_kept(capture, header):
+    with override_settings(REQLOG_REQUEST_ID_HEADER=header):
+        response = RequestLogMiddleware(_view_with_its_own_id)(RequestFactory().get("/"))
+    assert response["X-Request-ID"] == "set-by-the-view"
+    if header == "X-Correlation-ID":
+        assert response[header] == capture.only()["http"]["request"]["id"]
+    else:
+        assert capture.only()["http"]["request"]["id"] != "set-by-the-view"
+    assert [name.lower() for name, _ in response.items()].count(header.lower()) == 1
+
+
 def test_direct_async_call_emits_one_event(capture):
     middleware = RequestLogMiddleware(_async_view)
     assert asyncio.iscoroutinefunction(middleware)
@@ -98,13 +116,14 @@ def test_raising_view_logs_500_with_exception_and_still_raises(capture):
     assert "raise Boom" in doc["error"]["stack_trace"]
 
 
-def test_raising_view_without_reraise_returns_500(capture):
+def test_raising_view_without_reraise_returns_500(reqlog_events):
     response = Client(raise_request_exception=False).get("/boom/")
     assert response.status_code == 500
-    assert capture.only()["error"]["type"] == "Boom"
+    (event,) = reqlog_events
+    assert event["error"]["type"] == "Boom"
 
 
-def test_async_client_views(capture):
+def test_async_client_views(reqlog_events):
     async def run() -> tuple[int, int, bytes]:
         client = AsyncClient(raise_request_exception=False)
         ok = await client.get("/async/")
@@ -113,19 +132,18 @@ def test_async_client_views(capture):
 
     ok, bad, content = asyncio.run(run())
     assert (ok, bad, content) == (200, 500, b"async hello")
-    docs = capture.ecs_docs()
-    assert [d["http"]["response"]["status_code"] for d in docs] == [200, 500]
-    assert docs[1]["error"]["type"] == "Boom"
+    assert [d["http"]["response"]["status_code"] for d in reqlog_events] == [200, 500]
+    assert reqlog_events[1]["error"]["type"] == "Boom"
 
 
-def test_streaming_response_is_not_consumed_and_event_waits_for_close(capture):
+def test_streaming_response_is_not_consumed_and_event_waits_for_close(reqlog_events):
     response = Client().get("/stream/")
-    assert capture.records == []  # nothing emitted before the stream is read
+    assert reqlog_events == []  # nothing emitted before the stream is read
     body = b"".join(response.streaming_content)
     expected = b"".join(f"chunk-{i};".encode() * 100 for i in range(10))
     assert body == expected
-    doc = capture.only()
-    assert doc["http"]["response"]["body"]["bytes"] == len(expected)
+    (event,) = reqlog_events
+    assert event["http"]["response"]["body"]["bytes"] == len(expected)
 
 
 def test_file_response_delivered_identical_and_counted(capture):
@@ -137,24 +155,24 @@ def test_file_response_delivered_identical_and_counted(capture):
     assert doc["http"]["response"]["body"]["bytes"] == 50000
 
 
-def test_async_streaming_response(capture):
+def test_async_streaming_response(reqlog_events):
     async def run() -> bytes:
         response = await AsyncClient().get("/async-stream/")
         return b"".join([chunk async for chunk in response.streaming_content])
 
     body = asyncio.run(run())
     assert body == b"".join(f"a{i}".encode() * 10 for i in range(5))
-    assert capture.only()["http"]["response"]["body"]["bytes"] == len(body)
+    (event,) = reqlog_events
+    assert event["http"]["response"]["body"]["bytes"] == len(body)
 
 
-def test_json_body_masked_but_view_sees_original(capture):
+def test_json_body_masked_but_view_sees_original(reqlog_events):
     payload = {"username": "alice", "password": "hunter2-plain", "nested": [{"Token": "t0k3n"}]}
     raw = json.dumps(payload).encode()
     response = Client().post("/echo/", data=raw, content_type="application/json")
     assert response.json()["body_sha256"] == hashlib.sha256(raw).hexdigest()
-    line = capture.ecs_lines()[0]
-    assert "hunter2-plain" not in line and "t0k3n" not in line
-    body = json.loads(json.loads(line)["http"]["request"]["body"]["content"])
+    assert "hunter2-plain" not in reqlog_events.text and "t0k3n" not in reqlog_events.text
+    body = json.loads(reqlog_events[0]["http"]["request"]["body"]["content"])
     assert body == {
         "username": "alice",
         "password": "[REDACTED]",
@@ -234,7 +252,7 @@ def test_binary_and_gzip_bodies_are_placeholders(capture, content_type, encoding
     assert doc["reqlog"]["request"]["body"]["kind"] == "binary"
 
 
-def test_drf_token_user_and_request_data_intact(capture):
+def test_drf_token_user_and_request_data_intact(reqlog_events):
     user = User.objects.create_user("tokenuser", password="pw")
     token = Token.objects.create(user=user)
     response = Client().post(
@@ -244,10 +262,10 @@ def test_drf_token_user_and_request_data_intact(capture):
         HTTP_AUTHORIZATION=f"Token {token.key}",
     )
     assert response.json() == {"data": {"a": [1, 2], "secret": "drf-secret"}, "user": "tokenuser"}
-    doc = capture.only()
-    assert doc["user"] == {"id": str(user.pk), "name": "tokenuser"}
-    assert "drf-secret" not in capture.ecs_lines()[0]
-    assert token.key not in capture.ecs_lines()[0]
+    (event,) = reqlog_events
+    assert event["user"] == {"id": str(user.pk), "name": "tokenuser"}
+    assert "drf-secret" not in reqlog_events.text
+    assert token.key not in reqlog_events.text
 
 
 def test_anonymous_user_has_no_user_fields(capture):
@@ -373,11 +391,10 @@ def _slow_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("slow")
 
 
-def test_query_string_masked(capture):
+def test_query_string_masked(reqlog_events):
     Client().get("/hello/?access_token=qs-secret&page=2&Password=pw-secret")
-    line = capture.ecs_lines()[0]
-    assert "qs-secret" not in line and "pw-secret" not in line
-    assert json.loads(line)["url"]["query"] == "access_token=[REDACTED]&page=2&Password=[REDACTED]"
+    assert "qs-secret" not in reqlog_events.text and "pw-secret" not in reqlog_events.text
+    assert reqlog_events[0]["url"]["query"] == "access_token=[REDACTED]&page=2&Password=[REDACTED]"
 
 
 def test_headers_captured_and_masked(capture):
@@ -400,14 +417,14 @@ def test_headers_captured_and_masked(capture):
         assert secret not in line
 
 
-def test_response_body_capture_is_opt_in_and_masked(capture):
+def test_response_body_capture_is_opt_in_and_masked(reqlog_events):
     Client().get("/json-secret/")
-    assert "content" not in capture.ecs_docs()[0]["http"]["response"]["body"]
+    assert "content" not in reqlog_events[0]["http"]["response"]["body"]
     with override_settings(REQLOG_CAPTURE_RESPONSE_BODY=True):
         Client().get("/json-secret/")
-    doc = capture.ecs_docs()[1]
-    assert doc["http"]["response"]["body"]["content"] == '{"token": "[REDACTED]", "ok": true}'
-    assert "resp-secret-token-value" not in capture.ecs_lines()[1]
+    body = reqlog_events[1]["http"]["response"]["body"]
+    assert body["content"] == '{"token": "[REDACTED]", "ok": true}'
+    assert "resp-secret-token-value" not in reqlog_events.text
 
 
 def test_body_left_unread_is_still_readable_after_us():

@@ -17,11 +17,11 @@ import pytest
 from django.core.management import call_command
 
 from django_reqlog import event, formatters
+from django_reqlog.context import RequestContext, _current
 from django_reqlog.event import RequestFacts
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler, shipper_handlers
 from django_reqlog.handlers.status import directory_status
-from django_reqlog.request_id import _current
 from tests.handlers_support import (
     HTTPReceiver,
     TCPReceiver,
@@ -524,7 +524,7 @@ def test_application_log_inside_a_request_keeps_its_request_id(
         return True
 
     logger.addFilter(keep)
-    token = _current.set(request_id)
+    token = _current.set(RequestContext(request_id))
     try:
         logger.warning("charging card")
     finally:

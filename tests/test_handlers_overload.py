@@ -1,6 +1,9 @@
-"""Request events queued as flat tuples: they come out formatted exactly as
-they would have. The queue holds ``queue_size`` events, no more: past it,
-events are dropped, counted and reported on stderr."""
+"""What a shipper queues: a copy of each record's attributes, made into a
+record again on the worker with ``logging.makeLogRecord``. It formats exactly
+like the record; the record itself, shared with other handlers, is never
+changed by the shipper once ``emit()`` returned, and a traceback is let go as
+soon as the event is formatted. The queue holds ``queue_size`` events, no
+more: past it, events are dropped, counted and reported on stderr."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ import gc
 import json
 import logging
 import re
+import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +22,11 @@ from typing import Any
 import pytest
 
 from django_reqlog import _stderr
-from django_reqlog._record import make_record
-from django_reqlog.event import EventMessage, RequestFacts
+from django_reqlog.context import RequestContext, _current
+from django_reqlog.event import EventMessage, RequestFacts, record_extra
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from django_reqlog.frozen import freeze, thaw
 from django_reqlog.handlers import LogstashHandler
+from django_reqlog.handlers.base import _queued
 from tests.handlers_support import HTTPReceiver, wait_for
 
 
@@ -40,12 +45,13 @@ def _facts(n: int = 0) -> RequestFacts:
 
 
 def _request_record(n: int = 0) -> logging.LogRecord:
+    """A request record, made the way the middleware makes it (``Logger.log``)."""
     facts = _facts(n)
     logger = logging.getLogger("django_reqlog")
-    extra = {"reqlog": facts, "event_id": facts.event_id, "request_id": facts.request_id}
-    return make_record(
-        logger, logging.INFO, EventMessage(facts), None, extra, pathname=__file__, lineno=1
-    )
+    return logger.makeRecord(
+        logger.name, logging.INFO, __file__, 1, EventMessage(facts), (), None, "_emit",
+        record_extra(facts),
+    )  # fmt: skip
 
 
 def _twin(record: logging.LogRecord) -> logging.LogRecord:
@@ -56,38 +62,35 @@ def _twin(record: logging.LogRecord) -> logging.LogRecord:
     return twin
 
 
+def _raised() -> Any:
+    try:
+        raise ValueError("boom with token=s3cret")
+    except ValueError:
+        return sys.exc_info()
+
+
 @pytest.mark.parametrize("formatter", [ECSFormatter(), LogstashFormatter(tags=["t"])])
-def test_a_frozen_event_formats_exactly_like_the_record(formatter: logging.Formatter) -> None:
-    original = _request_record(3)
-    expected = formatter.format(_twin(original))
-    frozen = freeze(original)
-    assert isinstance(frozen, tuple)
-    back = thaw(frozen)
-    assert back is not None
-    assert formatter.format(back) == expected
-    assert back.reqlog.headers == original.reqlog.headers  # type: ignore[attr-defined]
-
-
-def test_a_queued_event_is_not_tracked_by_the_garbage_collector() -> None:
-    frozen = freeze(_request_record(1))  # with headers: a list before freezing
-    # A tuple is untracked once everything in it is; nested ones may take a
-    # collection per level. A list or dict anywhere inside would keep it tracked.
-    for _ in range(5):
-        gc.collect()
-    assert not gc.is_tracked(frozen)
-
-
 @pytest.mark.parametrize(
-    "record",
+    "make",
     [
-        logging.LogRecord("app", logging.INFO, __file__, 1, "plain %s", ("log",), None),
-        # A traceback stays with its record.
-        logging.LogRecord("app", logging.ERROR, __file__, 1, "boom", (), (ValueError, None, None)),
+        pytest.param(lambda: _request_record(3), id="request"),
+        pytest.param(
+            lambda: logging.LogRecord("app", logging.INFO, __file__, 1, "plain %s", ("x",), None),
+            id="plain",
+        ),
+        pytest.param(
+            lambda: logging.LogRecord("app", logging.ERROR, __file__, 1, "boom", (), _raised()),
+            id="traceback",
+        ),
     ],
 )
-def test_other_records_are_queued_as_they_are(record: logging.LogRecord) -> None:
-    assert freeze(record) is record
-    assert thaw(record) is record
+def test_a_queued_record_formats_exactly_like_the_record(
+    formatter: logging.Formatter, make: Callable[[], logging.LogRecord]
+) -> None:
+    original = make()
+    expected = formatter.format(_twin(original) if hasattr(original, "reqlog") else original)
+    back = logging.makeLogRecord(_queued(original))
+    assert formatter.format(back) == expected
 
 
 @pytest.fixture
@@ -123,6 +126,76 @@ class GatedFormatter(LogstashFormatter):
     def format(self, record: logging.LogRecord) -> str:
         self.gate.wait()
         return super().format(record)
+
+
+def test_the_shared_record_is_left_as_it_was(
+    handler_factory: Callable[..., LogstashHandler],
+) -> None:
+    """After ``emit()`` the shipper never touches the record again, and what
+    a later handler does to it does not reach the shipped event."""
+    gate = threading.Event()
+    receiver = HTTPReceiver()
+    try:
+        handler = handler_factory(receiver.port, flush_interval=0.05)
+        handler.setFormatter(GatedFormatter(gate))
+        record = logging.LogRecord("app", logging.INFO, __file__, 1, "as %s", ("logged",), None)
+        token = _current.set(RequestContext("req-7"))
+        try:
+            handler.handle(record)
+        finally:
+            _current.reset(token)
+        after_emit = dict(vars(record))
+        # Set by emit() itself, on purpose: every handler ships the same ids.
+        assert after_emit["request_id"] == "req-7" and after_emit["event_id"]
+        record.msg, record.args = "changed by a later handler %s", ("!",)
+        changed = dict(vars(record))
+        gate.set()
+        assert handler.wait_idle(30)
+        (event,) = receiver.events
+        assert (event["message"], event["request_id"]) == ("as logged", "req-7")
+        assert event["event_id"] == after_emit["event_id"]
+        assert vars(record) == changed
+    finally:
+        gate.set()
+        receiver.stop()
+
+
+class _Locals:
+    """Something a failing function's frame holds (a weakref can follow it)."""
+
+
+def _failing_record() -> tuple[logging.LogRecord, weakref.ref[_Locals]]:
+    held = _Locals()
+    try:
+        raise ValueError(f"failed with {held!r}")
+    except ValueError:
+        record = logging.LogRecord("app", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    return record, weakref.ref(held)
+
+
+def test_a_traceback_is_let_go_once_the_event_is_formatted(
+    handler_factory: Callable[..., LogstashHandler],
+) -> None:
+    """The frames (and their locals) live until the worker has formatted the
+    event, not until the batch is delivered."""
+    gate = threading.Event()
+    receiver = HTTPReceiver(gate=gate)  # holds the batch on the wire
+    try:
+        handler = handler_factory(receiver.port, flush_interval=0.05)
+        record, frame_local = _failing_record()
+        handler.handle(record)
+        del record
+        assert wait_for(lambda: receiver.arrived == 1)  # formatted and being sent
+        gc.collect()
+        assert frame_local() is None
+        assert receiver.events == []  # not delivered yet
+        gate.set()
+        assert handler.wait_idle(30)
+        (event,) = receiver.events
+        assert "ValueError: failed with" in event["stack_trace"]
+    finally:
+        gate.set()
+        receiver.stop()
 
 
 def test_queue_size_is_the_bound_and_drops_are_reported_on_stderr(

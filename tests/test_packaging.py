@@ -43,6 +43,12 @@ def test_wheel_contains_package_data(tmp_path):
         "django_reqlog/elastic/resources/elasticsearch/ilm-policy.json",
         "django_reqlog/elastic/resources/kibana/reqlog.ndjson",
         "django_reqlog/elastic/report/render.py",
+        "django_reqlog/filters.py",
+        "django_reqlog/celery.py",
+        "django_reqlog/pytest_plugin.py",
     ):
         assert required in names, required
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[pytest11]\nreqlog = django_reqlog.pytest_plugin\n" in text
     assert not any(n.startswith(("tests/", "example_project/", "benchmarks/")) for n in names)

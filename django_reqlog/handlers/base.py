@@ -1,10 +1,11 @@
 """The handler half that runs on the application's threads.
 
-``emit()`` does a dictionary lookup, maybe a uuid4, and a non-blocking
-``put_nowait`` on a bounded queue. Everything else belongs to the worker,
-which starts with the first event, in the process that logged it: a handler
-that ``dictConfig`` built in a process that never logs through it starts no
-thread and creates no file, and a forked child starts its own.
+``emit()`` copies the record's attributes (one dict copy), maybe makes a
+uuid4, and does a non-blocking ``put_nowait`` on a bounded queue. Everything
+else belongs to the worker, which starts with the first event, in the process
+that logged it: a handler that ``dictConfig`` built in a process that never
+logs through it starts no thread and creates no file, and a forked child
+starts its own.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import weakref
 from typing import Any
 
 from django_reqlog._stderr import warn
-from django_reqlog.frozen import Direct, freeze
 from django_reqlog.request_id import get_request_id
 
 from .bounded_queue import BoundedQueue
@@ -246,7 +246,8 @@ class ShipperHandler(logging.Handler):
     # -- the hot path --------------------------------------------------------
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue the record; never blocks, never raises, never does I/O."""
+        """Queue a copy of the record's attributes; never blocks, never raises,
+        never does I/O."""
         try:
             if self._closed or (self._pid != os.getpid() and not self._start()):
                 self.metrics.drop("close")
@@ -255,6 +256,9 @@ class ShipperHandler(logging.Handler):
                 # Logged by code running on our own threads (the HTTP client,
                 # a formatter): shipping it would feed the sink from itself.
                 return
+            # Both on the record itself, before anything is queued: every
+            # handler that ships or writes it gives it the same event.id (the
+            # document _id downstream).
             if getattr(record, "event_id", None) is None:
                 record.event_id = uuid.uuid4().hex
             if not hasattr(record, "request_id"):
@@ -266,7 +270,7 @@ class ShipperHandler(logging.Handler):
                 request_id = get_request_id()
                 if request_id is not None:
                     record.request_id = request_id
-            self._put(freeze(record))
+            self._put(_queued(record))
         except Exception:
             self.handleError(record)
 
@@ -278,32 +282,6 @@ class ShipperHandler(logging.Handler):
             self.metrics.drop("queue full")
             return
         self.metrics.add("queued")
-
-    # Read by the middleware: a subclass that changes how records are handled
-    # or emitted must see real records, so it does not take request events
-    # straight from the middleware (see ``queue_request_event``).
-    direct_request_events = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.direct_request_events = (
-            cls.emit is ShipperHandler.emit
-            and cls.handle is logging.Handler.handle
-            and cls.filter is logging.Handler.filter
-        )
-
-    def queue_request_event(self, event: Direct) -> None:
-        """What ``emit`` does with a request event's record, for the event
-        itself: the middleware hands it over without making a LogRecord when
-        only shippers would see the record and nothing would change it (no
-        filters, the standard record factory). Never blocks, never raises."""
-        try:
-            if self._closed or (self._pid != os.getpid() and not self._start()):
-                self.metrics.drop("close")
-                return
-            self._put(event)
-        except Exception as exc:
-            warn(f"request event lost: {exc!r}", key="queue-request-event")
 
     # -- flushing and closing ------------------------------------------------
 
@@ -384,6 +362,19 @@ class ShipperHandler(logging.Handler):
             "pid": os.getpid(),
             "metrics": self.metrics.status(),
         }
+
+
+def _queued(record: logging.LogRecord) -> dict[str, Any]:
+    """What the worker needs of ``record``: a shallow copy of its attributes,
+    which the worker makes a record again with ``logging.makeLogRecord``.
+
+    A copy, because the record is shared: handlers after this one may format
+    or change it while the worker formats (``QueueHandler.prepare`` copies
+    for the same reason, with ``copy.copy``, which costs the request thread
+    about ten times as much as copying the dict). The copy's ``exc_info``
+    keeps a traceback alive only until the worker has formatted the event.
+    """
+    return record.__dict__.copy()
 
 
 def _close_at_exit(ref: weakref.ref[ShipperHandler]) -> None:

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django_reqlog._stderr import warn
-from django_reqlog.frozen import thaw
 
 from .bounded_queue import BoundedQueue
 from .metrics import ShipperMetrics, write_status_file
@@ -266,9 +265,8 @@ class Worker:
         )
 
     def _take(self, obj: object) -> None:
-        record = thaw(obj)
-        if record is not None:
-            self._add(record)
+        if isinstance(obj, dict):  # a record's attributes, as ShipperHandler.emit queues them
+            self._add(logging.makeLogRecord(obj))
         elif isinstance(obj, FlushRequest):
             self.flushes.append(obj)
 
@@ -282,8 +280,7 @@ class Worker:
             return None
         # Only bytes are kept from here on: once the caller drops the record,
         # its traceback (and every frame's locals) can be freed, long before
-        # the batch is sent. The record itself is shared with other handlers,
-        # so it is never mutated here.
+        # the batch is sent.
         event_id = getattr(record, "event_id", None) or uuid.uuid4().hex
         return str(event_id), text.encode("utf-8", "replace")
 

@@ -331,14 +331,9 @@ def request(node: dict[str, Any], path: str, timeout: float = 5.0) -> Any:
 
 
 def log_tail(node: dict[str, Any], lines: int = 60) -> str:
-    instance = Path(node["instance"])
-    parts = []
-    for name in ("console.log", "logs/reqlog-test.log"):
-        path = instance / name
-        if path.is_file():
-            text = path.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {path} (last {len(text)} lines)\n" + "\n".join(text))
-    return "\n".join(parts) or "(no log files)"
+    return nodecli.tail_files(
+        Path(node["instance"]), ("console.log", "logs/reqlog-test.log"), lines
+    )
 
 
 def start_node(version: str, tls: bool, heap: str, timeout: float) -> dict[str, Any]:

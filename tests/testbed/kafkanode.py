@@ -280,8 +280,15 @@ def server_properties(node: dict[str, Any]) -> str:
 
 
 def cluster_id() -> str:
-    """A KRaft cluster id in Kafka's own format (base64url of 16 random bytes)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id in Kafka's own format (base64url of 16 random bytes).
+
+    Like Kafka's ``Uuid.randomUuid``, never one that starts with ``-``: the
+    storage tool's argument parser would read it as an option (one id in 64).
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def write_instance(lib: Path, java: Path, version: str, heap: str) -> dict[str, Any]:
@@ -373,20 +380,7 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def log_tail(node: dict[str, Any], lines: int = 60) -> str:
-    instance = Path(node["instance"])
-    parts = []
-    for name in ("console.log", "logs/server.log"):
-        path = instance / name
-        if path.is_file():
-            text = path.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {path} (last {len(text)} lines)\n" + "\n".join(text))
-    return "\n".join(parts) or "(no log files)"
-
-
-def save(node: dict[str, Any]) -> None:
-    path = Path(node["state_file"])
-    path.write_text(json.dumps(node, indent=2))
-    path.chmod(0o600)
+    return nodecli.tail_files(Path(node["instance"]), ("console.log", "logs/server.log"), lines)
 
 
 def load(state_file: str | os.PathLike[str]) -> dict[str, Any]:
@@ -399,19 +393,12 @@ def start_broker(node: dict[str, Any], timeout: float | None = None) -> dict[str
     timeout = timeout if timeout is not None else start_timeout()
     t0 = time.monotonic()
     instance = Path(node["instance"])
-    console = open(instance / "console.log", "ab")  # noqa: SIM115
-    # A new session makes the JVM its own process group: stopped by that id.
-    proc = subprocess.Popen(
+    proc = nodecli.spawn_group(
         java_command(node, "kafka.Kafka", str(instance / "config" / "server.properties")),
-        cwd=instance,
-        stdin=subprocess.DEVNULL,
-        stdout=console,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        instance,
     )
-    console.close()
     node["pid"] = proc.pid
-    save(node)
+    nodecli.save_node(node)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -420,7 +407,7 @@ def start_broker(node: dict[str, Any], timeout: float | None = None) -> dict[str
             )
         if api_versions_ok(int(node["port"])):
             node["startup_seconds"] = round(time.monotonic() - t0, 1)
-            save(node)
+            nodecli.save_node(node)
             return node
         time.sleep(0.2)
     raise NodeError(f"Kafka did not answer within {timeout:.0f}s\n" + log_tail(node))
@@ -450,7 +437,7 @@ def start_node(version: str, heap: str, timeout: float) -> dict[str, Any]:
         log(f"keeping node files for inspection: {node['instance']}")
         raise
     node["startup_seconds"] = round(time.monotonic() - t0, 1)
-    save(node)
+    nodecli.save_node(node)
     log(
         f"Kafka {version} (pid {node['pid']}, java {java_major(java)}, heap {heap}) "
         f"answering on {node['bootstrap']} (SASL_SSL {node['sasl_bootstrap']}) "

@@ -109,6 +109,40 @@ def stop_group(pid: int, log: Callable[[str], None], *, resume: bool = False) ->
     reap(pid)
 
 
+def spawn_group(command: list[str], cwd: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a server as the leader of a new session, its output appended to
+    ``cwd/console.log``: a new session makes it (and whatever it forks) one
+    process group, stopped by that id (``stop_group``)."""
+    with open(cwd / "console.log", "ab") as console:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **popen,
+        )
+
+
+def tail_files(instance: Path, names: tuple[str, ...], lines: int) -> str:
+    """The last ``lines`` lines of each of an instance's log files, for messages."""
+    parts = []
+    for name in names:
+        path = instance / name
+        if path.is_file():
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path} (last {len(text)} lines)\n" + "\n".join(text))
+    return "\n".join(parts) or "(no log files)"
+
+
+def save_node(node: Node) -> None:
+    """Write a node's state file (``node["state_file"]``), readable by its owner only."""
+    path = Path(node["state_file"])
+    path.write_text(json.dumps(node, indent=2))
+    path.chmod(0o600)
+
+
 # --------------------------------------------------------------------------- cache
 
 
