@@ -28,12 +28,12 @@ def parse_ip(value: str) -> IPAddress | None:
         if end == -1:
             return None
         rest = text[end + 1 :]
-        if rest and not (rest[0] == ":" and rest[1:].isdigit()):
+        if rest and not (rest[0] == ":" and is_port(rest[1:])):
             return None
         text = text[1:end]
     elif text.count(":") == 1:
         host, _, port = text.partition(":")
-        if not port.isdigit():
+        if not is_port(port):
             return None
         text = host
     text = text.split("%", 1)[0]
@@ -45,6 +45,11 @@ def parse_ip(value: str) -> IPAddress | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def is_port(text: str) -> bool:
+    """One or more ASCII digits (``str.isdigit`` also takes "²" and "٣")."""
+    return text.isascii() and text.isdigit()
 
 
 def _is_trusted(address: IPAddress, trusted: Sequence[IPNetwork]) -> bool:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache, wraps
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from django_reqlog.client_ip import parse_ip, resolve_client_ip
-from django_reqlog.conf import derived, register_cache_clearer
+from django_reqlog.client_ip import is_port, parse_ip, resolve_client_ip
+from django_reqlog.conf import derived
 from django_reqlog.masking import (
     REDACTED,
-    has_extra_value_patterns,
     is_sensitive_key,
     mask_json_text,
     mask_pairs,
@@ -166,7 +163,7 @@ def _event_fields(facts: RequestFacts) -> dict[str, Any]:
 
 
 def _url_fields(facts: RequestFacts) -> dict[str, Any]:
-    query = _masked_query(facts.query_string)
+    query = _mask_query(facts.query_string)
     path = facts.path
     if facts.route_kwargs:
         path = mask_route_params(path, facts.route or "", facts.route_kwargs)
@@ -177,7 +174,7 @@ def _url_fields(facts: RequestFacts) -> dict[str, Any]:
         "method": _cap(facts.method, 32),
         "scheme": facts.scheme,
         "domain": _cap(host, 255) or None,
-        "port": int(port) if port.isdigit() else None,
+        "port": _port_number(port),
         "path": path,
         "query": query or None,
         "url_original": url_original,
@@ -191,14 +188,14 @@ def _url_fields(facts: RequestFacts) -> dict[str, Any]:
 def _party_fields(facts: RequestFacts) -> dict[str, Any]:
     """Who sent the request, through what, and with which headers."""
     client_ip, chain, peer_ip = _addresses(facts.remote_addr, facts.forwarded_for)
-    peer_port = int(facts.remote_port) if facts.remote_port.isdigit() else None
+    peer_port = _port_number(facts.remote_port)
     return {
         "client_ip": client_ip,
         # The client's port is the peer's, unless the client came from X-Forwarded-For.
         "client_port": peer_port if client_ip is not None and client_ip == peer_ip else None,
         "peer_ip": peer_ip,
         "peer_port": peer_port,
-        "proxy_chain": list(chain) if facts.forwarded_for else None,
+        "proxy_chain": chain if facts.forwarded_for else None,
         "user_id": facts.user_id,
         "username": _cap(facts.username, 256) if facts.username is not None else None,
         "user_agent": _masked_text(facts.user_agent) or None,
@@ -249,53 +246,15 @@ def _url_full(scheme: str, host: str, url_original: str) -> str | None:
     return f"{scheme or 'http'}://{_cap(host, 255)}{url_original}"
 
 
-# Request after request carries the same user agent, client addresses and
-# header values, and often the same path and query: their masked forms are
-# kept (in memory only, keyed by the raw text) instead of being worked out
-# again for every event. Long values, rarely repeated, are not kept.
-_MEMO_SIZE = 1024
-_MEMO_MAX_CHARS = 256
-_MEMOS: dict[str, Any] = {}  # function name -> its lru_cache, for clearing (and tests)
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _memoised(func: Callable[_P, _T]) -> Callable[_P, _T]:
-    """``func``, its results kept for string arguments of at most
-    ``_MEMO_MAX_CHARS`` characters together."""
-    cached = lru_cache(maxsize=_MEMO_SIZE)(func)
-    _MEMOS[func.__name__] = cached
-
-    @wraps(func)
-    def call(*texts: str) -> _T:
-        if sum(map(len, texts)) <= _MEMO_MAX_CHARS:
-            return cached(*texts)
-        return func(*texts)  # type: ignore[arg-type,call-arg]
-
-    return cast("Callable[_P, _T]", call)  # positional strings only, as all callers pass
-
-
-def _clear_memos() -> None:
-    for cached in _MEMOS.values():
-        cached.cache_clear()
-
-
-register_cache_clearer(_clear_memos)
-
-
-@_memoised
 def _masked_text(text: str) -> str:
     """A path or user agent, capped and scrubbed of secret-shaped values."""
     return scrub_text(_cap(text))
 
 
-@_memoised
-def _addresses(
-    remote_addr: str, forwarded_for: str
-) -> tuple[str | None, tuple[str, ...], str | None]:
+def _addresses(remote_addr: str, forwarded_for: str) -> tuple[str | None, list[str], str | None]:
     """(client IP, proxy chain, peer IP)."""
     client_ip, chain = resolve_client_ip(remote_addr, forwarded_for, derived.trusted_networks)
-    return client_ip, tuple(chain), _peer_ip(remote_addr)
+    return client_ip, chain, _peer_ip(remote_addr)
 
 
 def _peer_ip(remote_addr: str) -> str | None:
@@ -304,7 +263,12 @@ def _peer_ip(remote_addr: str) -> str | None:
 
 
 def _has_port(host: str) -> bool:
-    return host.rpartition(":")[2].isdigit() and not host.endswith("]")
+    return is_port(host.rpartition(":")[2]) and not host.endswith("]")
+
+
+def _port_number(text: str) -> int | None:
+    """A TCP port: one to five ASCII digits, at most 65535; anything else is none."""
+    return int(text) if is_port(text) and len(text) <= 5 and int(text) <= 65535 else None
 
 
 def _cap(text: str | None, limit: int = MAX_TEXT_FIELD) -> str:
@@ -322,45 +286,10 @@ def _cap_bytes(text: str, limit: int) -> str:
 
 
 def _mask_query(query_string: str) -> str:
-    if not query_string:
-        return ""
-    query_string = query_string[: MAX_TEXT_FIELD * 2]
-    plain = _mask_plain_query(query_string) if _PLAIN_QUERY.fullmatch(query_string) else None
-    if plain is not None:
-        return _cap(plain)
-    pairs = parse_qsl(query_string, keep_blank_values=True)
-    if not pairs:
-        return scrub_free_text(query_string)
+    """A query string (or a URL fragment): its pairs masked and encoded again;
+    one made of separators only is dropped."""
+    pairs = parse_qsl(query_string[: MAX_TEXT_FIELD * 2], keep_blank_values=True)
     return _cap(urlencode(mask_pairs(pairs), safe="[]/:,", errors="backslashreplace"))
-
-
-_masked_query = _memoised(_mask_query)
-
-
-# Nothing to decode and nothing urlencode() would escape: the masked query
-# can be put together from the pieces as they are, with the same result.
-_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~\-\[\]/:,=&]*")
-_PLAIN_VALUE_OUT = re.compile(r"[A-Za-z0-9_.~\-\[\]/:,]*")
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.~\-]{0,12}")
-
-
-def _mask_plain_query(query_string: str) -> str | None:
-    """None when a masked value holds something urlencode() would escape."""
-    out = []
-    for piece in query_string.split("&"):
-        if not piece:
-            continue  # parse_qsl skips empty pieces too
-        key, _, value = piece.partition("=")
-        if is_sensitive_key(key):
-            value = REDACTED
-        elif not _PLAIN_VALUE.fullmatch(value) or has_extra_value_patterns():
-            # Short plain words and numbers hold none of the built-in secret
-            # shapes; a user's own value patterns may match anything.
-            value = scrub_value(value)
-        if not _PLAIN_VALUE_OUT.fullmatch(value):
-            return None
-        out.append(f"{key}={value}")
-    return "&".join(out)
 
 
 # Route parameters that name whose secret a path carries, masked in paths
@@ -497,7 +426,6 @@ def _headers(raw: list[tuple[str, str]]) -> dict[str, str]:
     return kept
 
 
-@_memoised
 def _header_value(key: str, value: str) -> str:
     if is_sensitive_key(key):
         return REDACTED
