@@ -51,11 +51,11 @@ typecheck: $(STAMP)
 KAFKANODE := $(PY) tests/testbed/kafkanode.py
 REDISNODE := $(PY) tests/testbed/redisnode.py
 
-# Masking has two implementations that must agree: the compiled core (used
-# when it is built) and the pure-Python reference (REQLOG_NATIVE=0, and every
-# install without a Rust toolchain). test-core runs everything with the core;
-# test-reference runs the privacy, masking and formatter suites at full size
-# on the reference; test-dj42 runs the rest of the suite on the reference too
+# Masking and formatting have two implementations that must agree: the
+# compiled core (used when it is built) and the pure-Python reference
+# (REQLOG_NATIVE=0, and every install without a Rust toolchain). test-core
+# runs everything with the core; test-reference runs the privacy, masking,
+# formatter and field suites at full size on the reference; test-dj42 runs the rest of the suite on the reference too
 # (masking does not depend on the Django version, so the second leg covers
 # both); test-native runs the Rust crate's own tests; test-no-rust installs
 # the package where no Rust toolchain can be found and formats a masked event.
@@ -78,7 +78,7 @@ test-dj42: $(STAMP42)
 
 test-reference: $(STAMP)
 	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/test_privacy_*.py tests/test_core_masking.py \
-		tests/test_core_formatters.py tests/test_core_middleware.py
+		tests/test_core_formatters.py tests/test_core_event_fields.py tests/test_core_middleware.py
 
 test-native:
 	cargo test --quiet --no-default-features --manifest-path native/Cargo.toml

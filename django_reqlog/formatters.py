@@ -124,12 +124,8 @@ class _JSONFormatter(logging.Formatter):
         raise NotImplementedError
 
     def format(self, record: logging.LogRecord) -> str:
-        core = _events_core()
-        if core is not None and type(self).format_to_dict is self._own_format_to_dict():
-            try:
-                line = self._core_line(core, record)
-            except Exception:  # an attribute of an unexpected type: the dict path copes
-                line = None
+        if type(self).format_to_dict is self._own_format_to_dict():
+            line = self._core_format(record)
             if line is not None:
                 return line
         try:
@@ -156,6 +152,17 @@ class _JSONFormatter(logging.Formatter):
 
     def _big_fields(self) -> tuple[tuple[str, ...], ...]:
         return _BIG_FIELDS_ECS
+
+    def _core_format(self, record: logging.LogRecord) -> str | None:
+        """A request record's line from the compiled core; None where it
+        declines or is not there, and the dict path formats the record."""
+        if _facts(record) is None:
+            return None  # an application's own record: the core formats only requests
+        try:
+            core = _events_core()
+            return None if core is None else self._core_line(core, record)
+        except Exception:  # an attribute of an unexpected type: the dict path copes
+            return None
 
     @staticmethod
     def _own_format_to_dict() -> Callable[..., dict[str, Any]] | None:

@@ -18,7 +18,22 @@ from tests import masking_support as ms
 CARD = ms.CARD
 JWT = "eyJhbGciOi.eyJzdWIiOi.sig"
 # Odd text: control characters, quotes, escapes, non-ASCII, a lone surrogate.
-ODD = ["\x00", "\x1b[31m", "\n", "\r\n", "\t", '"', "\\", "\x7f", "é", "\u2028", "😀", "\ufeff"]
+ODD = [
+    "\x00",
+    "\x08",
+    "\x0c",
+    "\x1b[31m",
+    "\n",
+    "\r\n",
+    "\t",
+    '"',
+    "\\",
+    "\x7f",
+    "é",
+    "\u2028",
+    "😀",
+]
+ODD += ["\ufeff"]
 texts = st.lists(st.one_of(st.sampled_from(ms.FREE_PIECES), st.sampled_from(ODD)), max_size=8).map(
     "".join
 )

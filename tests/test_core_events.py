@@ -79,14 +79,17 @@ def core(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def reference(formatter: logging.Formatter, record: logging.LogRecord) -> str:
-    """The Python path's line, masked by the pure-Python reference masker."""
-    on = masking._NATIVE_ON
+    """The Python path's line (``dumps(format_to_dict(record))``, trimmed
+    past 300 KiB), masked by the pure-Python reference masker."""
+    on, events = masking._NATIVE_ON, formatters._EVENTS[:]
     masking._NATIVE_ON = False
+    formatters._EVENTS[:] = [None]  # the formatters' own path, not the core
     try:
         record.reqlog._fields = None
         return formatter.format(record)
     finally:
         masking._NATIVE_ON = on
+        formatters._EVENTS[:] = events
 
 
 def core_line(events: Any, formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
@@ -183,6 +186,8 @@ def test_core_fields_equal_request_fields(core, facts):
 @needs_core
 @agree(150)
 @given(facts=es.request_facts())
+@example(facts=es.example_facts(sample_rate=1e-05))  # 1e-05 for the stdlib, 0.00001 for orjson
+@example(facts=es.example_facts(sample_rate=0.0001, duration_ns=62_500))
 def test_core_lines_equal_the_stdlib_json_fallback(core, facts, monkeypatch):
     # Without orjson, dumps() writes with the stdlib: within the values the
     # core writes, the two spell everything alike.
@@ -308,3 +313,23 @@ def test_odd_formatter_attributes_never_make_formatting_fail(attribute, value):
     setattr(formatter, attribute, value)
     doc = json.loads(formatter.format(es.example_record(es.example_facts())))
     assert doc["request_url"] == "/login/?next=/home&token=[REDACTED]"
+
+
+def test_ordinary_records_never_reach_the_core(monkeypatch):
+    asked: list[str] = []
+    monkeypatch.setattr(formatters, "_events_core", lambda: asked.append("core"))
+    for formatter in FORMATTERS:
+        doc = json.loads(formatter.format(es.example_record(None)))
+        assert doc["message"] == "POST /login/?next=%2Fhome 200"
+    assert asked == []
+
+
+def test_a_core_that_cannot_be_made_leaves_the_python_path(monkeypatch):
+    def broken() -> Any:
+        raise RuntimeError("no settings")
+
+    monkeypatch.setattr(formatters, "_events_core", broken)
+    for formatter in FORMATTERS:
+        doc = json.loads(formatter.format(es.example_record(es.example_facts())))
+        assert "reqlog_format_error" not in doc
+        assert "hunter2" not in json.dumps(doc)

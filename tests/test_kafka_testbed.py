@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.elastic.stack_support import load_module
 
 KAFKANODE = Path(__file__).resolve().parent / "testbed" / "kafkanode.py"
 
@@ -82,3 +85,12 @@ def test_kafka_tests_skip_or_fail_without_a_broker(required: str, outcome: str) 
     assert outcome in result.stdout, result.stdout[-2000:]
     if required:
         assert "REQLOG_TEST_KAFKA_REQUIRED=1 but no Kafka broker" in result.stdout
+
+
+def test_cluster_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kafka-storage format --cluster-id -x...`` reads the id as an option."""
+    kafkanode = load_module(KAFKANODE, "reqlog_kafkanode_ids")
+    dash_first = uuid.UUID(bytes=b"\xf8" + bytes(15))  # base64url "-A..."
+    drawn = iter([dash_first, uuid.UUID(int=1)])
+    monkeypatch.setattr(kafkanode.uuid, "uuid4", lambda: next(drawn))
+    assert kafkanode.cluster_id() == "AAAAAAAAAAAAAAAAAAAAAQ"

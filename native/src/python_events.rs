@@ -400,6 +400,9 @@ pub struct Events {
     /// The record attributes a request record may have for the core to
     /// format it (more would be extra fields the formatters place).
     allowed: Py<PyFrozenSet>,
+    /// The addresses of `allowed`'s strings, sorted: attribute names are
+    /// interned, so a record's keys are mostly these very objects.
+    allowed_addresses: Vec<usize>,
     fact_names: Vec<Py<PyString>>,
     record_names: Vec<Py<PyString>>,
 }
@@ -472,15 +475,25 @@ impl Events {
         {
             return Err(Stop::Decline);
         }
-        if extras_matter {
-            let keys = attrs
-                .call_method0(pyo3::intern!(py, "keys"))
-                .map_err(|_| Stop::Decline)?;
-            if !keys.le(self.allowed.bind(py)).map_err(|_| Stop::Decline)? {
-                return Err(Stop::Decline);
-            }
+        if extras_matter && !self.only_allowed_keys(attrs)? {
+            return Err(Stop::Decline);
         }
         Ok((got, facts))
+    }
+
+    /// Whether every attribute of the record is a standard one or ours:
+    /// the same object as one of `allowed` (cheap), or an equal string.
+    fn only_allowed_keys(&self, attrs: &Bound<'_, PyDict>) -> Decline<bool> {
+        let allowed = self.allowed.bind(attrs.py());
+        for (key, _) in attrs.iter() {
+            let address = key.as_ptr() as usize;
+            if self.allowed_addresses.binary_search(&address).is_err()
+                && !allowed.contains(&key).map_err(|_| Stop::Decline)?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The record's message: the lazy request message, or a plain string.
@@ -608,6 +621,12 @@ impl Events {
                 .map(|name| PyString::intern(py, name).unbind())
                 .collect()
         };
+        let mut allowed_addresses: Vec<usize> = allowed
+            .bind(py)
+            .iter()
+            .map(|key| key.as_ptr() as usize)
+            .collect();
+        allowed_addresses.sort_unstable();
         Ok(Events {
             masker,
             trusted,
@@ -618,6 +637,7 @@ impl Events {
             message_type,
             facts_type,
             allowed,
+            allowed_addresses,
             fact_names: intern(&FACT_NAMES),
             record_names: intern(&RECORD_NAMES),
         })

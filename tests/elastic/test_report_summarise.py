@@ -62,6 +62,21 @@ def test_summary_numbers_match_the_events() -> None:
     assert ("10.0.0.9", 12) in summary.top_client_ips
 
 
+def test_ties_are_ordered_by_name_whatever_the_event_order() -> None:
+    """A file and what a shipper sent hold the same events in another order:
+    their reports agree, ties by name, and the cut at ``top`` keeps the same ones."""
+    docs = [
+        ecs_event(at=second, user=user, ip=ip)
+        for second, (user, ip) in enumerate(
+            [("zoe", "198.51.100.9"), ("amy", "2001:db8::1f"), ("bob", "192.0.2.44")] * 2
+        )
+    ]
+    summaries = [summarise(pairs(order), sources=["t"], top=2) for order in (docs, docs[::-1])]
+    for summary in summaries:
+        assert summary.top_users == [("amy", 2), ("bob", 2)]
+        assert summary.top_client_ips == [("192.0.2.44", 2), ("198.51.100.9", 2)]
+
+
 def test_bucket_width_and_empty_buckets_in_between() -> None:
     docs = [ecs_event(at=0), ecs_event(at=1, status=500), ecs_event(at=31, status=503)]
     summary = summarise(pairs(docs), sources=["t"], bucket=dt.timedelta(seconds=10))

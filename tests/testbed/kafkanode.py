@@ -280,8 +280,15 @@ def server_properties(node: dict[str, Any]) -> str:
 
 
 def cluster_id() -> str:
-    """A KRaft cluster id in Kafka's own format (base64url of 16 random bytes)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id in Kafka's own format (base64url of 16 random bytes).
+
+    Like Kafka's ``Uuid.randomUuid``, never one that starts with ``-``: the
+    storage tool's argument parser would read it as an option (one id in 64).
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def write_instance(lib: Path, java: Path, version: str, heap: str) -> dict[str, Any]:

@@ -61,8 +61,15 @@ class PeopleTally:
         self.ips[event.client_ip or "(unknown)"] += 1
 
     def fill(self, summary: Summary) -> None:
-        summary.top_users = self.users.most_common(self.top)
-        summary.top_client_ips = self.ips.most_common(self.top)
+        summary.top_users = _busiest(self.users, self.top)
+        summary.top_client_ips = _busiest(self.ips, self.top)
+
+
+def _busiest(counts: Counter[str], top: int) -> list[tuple[str, int]]:
+    """The ``top`` largest counts, ties by name: ``most_common`` would order
+    ties as the events came, so two copies of one log in another order
+    (a file and what a shipper sent) would give two different reports."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
 
 
 class RouteTally:
@@ -81,7 +88,7 @@ class RouteTally:
             self.durations.setdefault(event.route, []).append(event.duration_ms)
 
     def fill(self, summary: Summary) -> None:
-        busiest = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+        busiest = _busiest(self.counts, len(self.counts))
         summary.routes = [self._row(route, count) for route, count in busiest]
 
     def _row(self, route: str, count: int) -> dict[str, Any]:
