@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client, override_settings
 
 import django_reqlog
-from django_reqlog import formatters, labels
+from django_reqlog import formatters, labels, masking
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from tests import event_support as es
 
@@ -137,7 +137,9 @@ def test_values_are_fixed_and_capped_when_bound():
 
 # -- the compiled core writes the same lines ---------------------------------------------
 
-needs_core = pytest.mark.skipif(formatters._native is None, reason="the core is not built")
+needs_core = pytest.mark.skipif(
+    not masking.native_enabled(), reason="the core is not built or REQLOG_NATIVE=0"
+)
 FACTS = {
     "labels": (
         ("tenant", "acme"),
