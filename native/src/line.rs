@@ -279,31 +279,31 @@ pub fn write_value(out: &mut String, value: &Value<'_>) -> Result<(), Stop> {
             }
             out.push(']');
         }
-        Value::Map(members) => {
-            out.push('{');
-            for (index, (key, item)) in members.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_string(out, key);
-                out.push(':');
-                write_string(out, item);
-            }
-            out.push('}');
-        }
-        Value::Object(members) => {
-            out.push('{');
-            for (index, (key, item)) in members.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_string(out, key);
-                out.push(':');
-                write_value(out, item)?;
-            }
-            out.push('}');
-        }
+        Value::Map(members) => write_object(out, members, |out, item| {
+            write_string(out, item);
+            Ok(())
+        })?,
+        Value::Object(members) => write_object(out, members, write_value)?,
     }
+    Ok(())
+}
+
+/// A JSON object of `members`, each value written by `write_item`.
+fn write_object<K: AsRef<str>, V>(
+    out: &mut String,
+    members: &[(K, V)],
+    write_item: impl Fn(&mut String, &V) -> Result<(), Stop>,
+) -> Result<(), Stop> {
+    out.push('{');
+    for (index, (key, item)) in members.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_string(out, key.as_ref());
+        out.push(':');
+        write_item(out, item)?;
+    }
+    out.push('}');
     Ok(())
 }
 
