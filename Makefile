@@ -19,7 +19,7 @@ FAST := -m "not es and not slow and not kafka and not redis"
 # XDIST= runs on one process.
 XDIST ?= -n auto --dist loadfile
 # Editing the compiled core (native/) reinstalls, which rebuilds it.
-NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(shell find native/src -name "*.rs")
 
 .PHONY: help venv lint typecheck check test test-core test-dj42 test-py310 test-py313 test-reference test-native test-no-rust demo bench clean es-start es-stop kafka-start kafka-stop redis-start redis-stop elastalert-venv
 
@@ -84,11 +84,11 @@ check: lint typecheck
 KAFKANODE := $(PY) tests/testbed/kafkanode.py
 REDISNODE := $(PY) tests/testbed/redisnode.py
 
-# Masking has two implementations that must agree: the compiled core (used
-# when it is built) and the pure-Python reference (REQLOG_NATIVE=0, and every
-# install without a Rust toolchain). test-core runs everything with the core;
-# test-reference runs the privacy, masking and formatter suites at full size
-# on the reference; test-dj42 runs the rest of the suite on the reference too
+# Masking and formatting have two implementations that must agree: the
+# compiled core (used when it is built) and the pure-Python reference
+# (REQLOG_NATIVE=0, and every install without a Rust toolchain). test-core
+# runs everything with the core; test-reference runs the privacy, masking,
+# formatter and field suites at full size on the reference; test-dj42 runs the rest of the suite on the reference too
 # (masking does not depend on the Django version, so the second leg covers
 # both); test-native runs the Rust crate's own tests; test-no-rust installs
 # the package where no Rust toolchain can be found and formats a masked event.
@@ -119,7 +119,7 @@ test-py313: $(VENV313)/.installed
 
 test-reference: $(STAMP)
 	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/test_privacy_*.py tests/test_core_masking.py \
-		tests/test_core_formatters.py tests/test_core_middleware.py
+		tests/test_core_formatters.py tests/test_core_event_fields.py tests/test_core_middleware.py
 
 test-native:
 	cargo test --quiet --no-default-features --manifest-path native/Cargo.toml

@@ -5,7 +5,7 @@ Django's WSGI (or ASGI) handler after a warm-up, and reports per-request
 latencies, whole-process CPU (the N requests plus the final drain of the
 handlers, so work moved to a worker thread is counted) and peak RSS.
 ``shipper VARIANT M`` and ``queue-memory`` are the shipper and memory figures;
-``worker-split N`` is benchmarks/worker_split.py's.
+``worker N`` is benchmarks/worker_split.py's.
 run.py starts these; the last stdout line is the JSON result.
 """
 
@@ -217,6 +217,7 @@ def _run_requests(
     n = len(latencies)
     result: dict[str, Any] = {
         "variant": variant_name,
+        "native": _native_on(),
         "n": n,
         "warmup": warmup,
         "latencies_ns": latencies,
@@ -230,6 +231,12 @@ def _run_requests(
             result["shipper_metrics"] = metrics.status()
     stack.close()
     return result
+
+
+def _native_on() -> bool:
+    from django_reqlog import masking
+
+    return masking.native_enabled()
 
 
 def _thread_cpu_s(native_id: int) -> float:
@@ -423,12 +430,12 @@ def main() -> None:
         out = _run_queue_memory(int(sys.argv[2]), workdir)
     elif mode == "paired":
         out = _run_paired(int(sys.argv[2]), workdir)
-    elif mode == "worker-split":
+    elif mode == "worker":
         _setup("reqlog-queue", workdir)
-        from benchmarks.worker_split import measure_split
+        from benchmarks.worker_split import measure_worker
 
         count = int(sys.argv[2])
-        out = {"count": count, "split": measure_split(_events(count))}
+        out = {"count": count, "native": _native_on(), "per_event_us": measure_worker(count)}
     else:
         raise SystemExit(f"unknown mode {mode}")
     sys.stdout.write(json.dumps(out) + "\n")

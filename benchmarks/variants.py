@@ -29,6 +29,7 @@ class Variant:
     needs_es: bool = False
     stalled: bool = False
     shipper: bool = False  # request records go to one of our ShipperHandlers
+    native: bool = True  # False: REQLOG_NATIVE=0, the pure-Python fallback
 
 
 VARIANTS: dict[str, Variant] = {
@@ -58,6 +59,30 @@ VARIANTS: dict[str, Variant] = {
             ("django_reqlog",),
             needs_es=True,
             shipper=True,
+        ),
+        Variant(
+            "reqlog-file-py",
+            "django-reqlog → FileHandler (ECS), pure Python",
+            (REQLOG_MW,),
+            ("django_reqlog",),
+            native=False,
+        ),
+        Variant(
+            "reqlog-tcp-py",
+            "django-reqlog → LogstashHandler, reading TCP sink, pure Python",
+            (REQLOG_MW,),
+            ("django_reqlog",),
+            shipper=True,
+            native=False,
+        ),
+        Variant(
+            "reqlog-es-py",
+            "django-reqlog → ElasticsearchHandler, real ES, pure Python",
+            (REQLOG_MW,),
+            ("django_reqlog",),
+            needs_es=True,
+            shipper=True,
+            native=False,
         ),
         Variant(
             "reqlog-stalled",
@@ -138,7 +163,8 @@ def _attach(logger_name: str, handler: logging.Handler, level: int) -> None:
 
 
 class QueueOnlyHandler(logging.Handler):
-    """What a shipper does on the request thread, and nothing else.
+    """What a shipper does on the request thread, and nothing else: the
+    record is queued as logging hands it over.
 
     Isolates the request thread's own cost from the shipping thread's
     competition for the CPU and the GIL. Old records fall off the end.
@@ -163,7 +189,7 @@ def install_logging(variant: Variant, workdir: str) -> Stack:
     port = stall_port if variant.stalled else read_port
     stack = Stack()
     # Django's own loggers stay at their defaults for every variant.
-    name = variant.name.removeprefix("asgi-")
+    name = variant.name.removeprefix("asgi-").removesuffix("-py")
     if name == "reqlog-file":
         from django_reqlog.formatters import ECSFormatter
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache, wraps
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from django_reqlog.client_ip import parse_ip, resolve_client_ip
-from django_reqlog.conf import derived, register_cache_clearer
+from django_reqlog.client_ip import is_port, parse_ip, resolve_client_ip
+from django_reqlog.conf import derived
 from django_reqlog.masking import (
     REDACTED,
-    has_extra_value_patterns,
+    also_sensitive_fields,
     is_sensitive_key,
     mask_json_text,
     mask_pairs,
@@ -24,6 +22,7 @@ from django_reqlog.masking import (
     scrub_text,
     scrub_value,
 )
+from django_reqlog.query_stats import mask_sql
 from django_reqlog.setting_specs import MAX_BODY_BYTES
 
 MAX_HEADER_VALUE = 8 * 1024
@@ -90,6 +89,19 @@ class RequestFacts:
     # The probability this event was kept with (REQLOG_SAMPLE_RATE for sampled
     # requests, 1.0 for those never sampled out).
     sample_rate: float = 1.0
+    # What the application bound with django_reqlog.bind(): (name, value)
+    # pairs, already bounded (django_reqlog/labels.py), and how many were dropped.
+    labels: tuple[tuple[str, str | int | float | bool], ...] | None = None
+    labels_dropped: int = 0
+    # REQLOG_CAPTURE_DB: statements executed, their total and the slowest
+    # one's time, and (REQLOG_CAPTURE_DB_SQL) the slowest one's SQL as run.
+    db_queries: int | None = None
+    db_duration_ns: int | None = None
+    db_slowest_ns: int | None = None
+    db_slowest_sql: str | None = None
+    # The view's @options(sensitive_fields=...): masked as if they were in
+    # REQLOG_SENSITIVE_FIELDS, for this event only (normalised names).
+    view_sensitive_fields: tuple[str, ...] | None = None
     _fields: dict[str, Any] | None = field(default=None, repr=False)
 
 
@@ -135,12 +147,14 @@ def request_fields(facts: RequestFacts) -> dict[str, Any]:
 
 
 def _build(facts: RequestFacts) -> dict[str, Any]:
-    return {
-        **_event_fields(facts),
-        **_url_fields(facts),
-        **_party_fields(facts),
-        **_body_fields(facts),
-    }
+    with also_sensitive_fields(facts.view_sensitive_fields):
+        return {
+            **_event_fields(facts),
+            **_url_fields(facts),
+            **_party_fields(facts),
+            **_body_fields(facts),
+            **_extra_fields(facts),
+        }
 
 
 def _event_fields(facts: RequestFacts) -> dict[str, Any]:
@@ -166,7 +180,7 @@ def _event_fields(facts: RequestFacts) -> dict[str, Any]:
 
 
 def _url_fields(facts: RequestFacts) -> dict[str, Any]:
-    query = _masked_query(facts.query_string)
+    query = _mask_query(facts.query_string)
     path = facts.path
     if facts.route_kwargs:
         path = mask_route_params(path, facts.route or "", facts.route_kwargs)
@@ -177,7 +191,7 @@ def _url_fields(facts: RequestFacts) -> dict[str, Any]:
         "method": _cap(facts.method, 32),
         "scheme": facts.scheme,
         "domain": _cap(host, 255) or None,
-        "port": int(port) if port.isdigit() else None,
+        "port": _port_number(port),
         "path": path,
         "query": query or None,
         "url_original": url_original,
@@ -191,14 +205,14 @@ def _url_fields(facts: RequestFacts) -> dict[str, Any]:
 def _party_fields(facts: RequestFacts) -> dict[str, Any]:
     """Who sent the request, through what, and with which headers."""
     client_ip, chain, peer_ip = _addresses(facts.remote_addr, facts.forwarded_for)
-    peer_port = int(facts.remote_port) if facts.remote_port.isdigit() else None
+    peer_port = _port_number(facts.remote_port)
     return {
         "client_ip": client_ip,
         # The client's port is the peer's, unless the client came from X-Forwarded-For.
         "client_port": peer_port if client_ip is not None and client_ip == peer_ip else None,
         "peer_ip": peer_ip,
         "peer_port": peer_port,
-        "proxy_chain": list(chain) if facts.forwarded_for else None,
+        "proxy_chain": chain if facts.forwarded_for else None,
         "user_id": facts.user_id,
         "username": _cap(facts.username, 256) if facts.username is not None else None,
         "user_agent": _masked_text(facts.user_agent) or None,
@@ -243,59 +257,50 @@ def _body_fields(facts: RequestFacts) -> dict[str, Any]:
     }
 
 
+def _extra_fields(facts: RequestFacts) -> dict[str, Any]:
+    """The application's bound labels and the database query figures."""
+    labels = None
+    if facts.labels:
+        labels = {key: _label_value(key, value) for key, value in facts.labels}
+    sql = facts.db_slowest_sql
+    return {
+        "labels": labels,
+        "labels_dropped": facts.labels_dropped or None,
+        "db_queries": facts.db_queries,
+        "db_duration_ns": facts.db_duration_ns,
+        "db_slowest_ns": facts.db_slowest_ns,
+        "db_slowest_statement": mask_sql(sql, scrub_text) if sql is not None else None,
+    }
+
+
+def _label_value(key: str, value: str | int | float | bool) -> str | int | float | bool:
+    """A bound value masked like a form value; a number whose digits hold a
+    secret shape (a card number) becomes the placeholder."""
+    if is_sensitive_key(key):
+        return REDACTED
+    if isinstance(value, str):
+        return scrub_value(value)
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    return REDACTED if scrub_text(text) != text else value
+
+
 def _url_full(scheme: str, host: str, url_original: str) -> str | None:
     if not host:
         return None
     return f"{scheme or 'http'}://{_cap(host, 255)}{url_original}"
 
 
-# Request after request carries the same user agent, client addresses and
-# header values, and often the same path and query: their masked forms are
-# kept (in memory only, keyed by the raw text) instead of being worked out
-# again for every event. Long values, rarely repeated, are not kept.
-_MEMO_SIZE = 1024
-_MEMO_MAX_CHARS = 256
-_MEMOS: dict[str, Any] = {}  # function name -> its lru_cache, for clearing (and tests)
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _memoised(func: Callable[_P, _T]) -> Callable[_P, _T]:
-    """``func``, its results kept for string arguments of at most
-    ``_MEMO_MAX_CHARS`` characters together."""
-    cached = lru_cache(maxsize=_MEMO_SIZE)(func)
-    _MEMOS[func.__name__] = cached
-
-    @wraps(func)
-    def call(*texts: str) -> _T:
-        if sum(map(len, texts)) <= _MEMO_MAX_CHARS:
-            return cached(*texts)
-        return func(*texts)  # type: ignore[arg-type,call-arg]
-
-    return cast("Callable[_P, _T]", call)  # positional strings only, as all callers pass
-
-
-def _clear_memos() -> None:
-    for cached in _MEMOS.values():
-        cached.cache_clear()
-
-
-register_cache_clearer(_clear_memos)
-
-
-@_memoised
 def _masked_text(text: str) -> str:
     """A path or user agent, capped and scrubbed of secret-shaped values."""
     return scrub_text(_cap(text))
 
 
-@_memoised
-def _addresses(
-    remote_addr: str, forwarded_for: str
-) -> tuple[str | None, tuple[str, ...], str | None]:
+def _addresses(remote_addr: str, forwarded_for: str) -> tuple[str | None, list[str], str | None]:
     """(client IP, proxy chain, peer IP)."""
     client_ip, chain = resolve_client_ip(remote_addr, forwarded_for, derived.trusted_networks)
-    return client_ip, tuple(chain), _peer_ip(remote_addr)
+    return client_ip, chain, _peer_ip(remote_addr)
 
 
 def _peer_ip(remote_addr: str) -> str | None:
@@ -304,7 +309,12 @@ def _peer_ip(remote_addr: str) -> str | None:
 
 
 def _has_port(host: str) -> bool:
-    return host.rpartition(":")[2].isdigit() and not host.endswith("]")
+    return is_port(host.rpartition(":")[2]) and not host.endswith("]")
+
+
+def _port_number(text: str) -> int | None:
+    """A TCP port: one to five ASCII digits, at most 65535; anything else is none."""
+    return int(text) if is_port(text) and len(text) <= 5 and int(text) <= 65535 else None
 
 
 def _cap(text: str | None, limit: int = MAX_TEXT_FIELD) -> str:
@@ -322,45 +332,10 @@ def _cap_bytes(text: str, limit: int) -> str:
 
 
 def _mask_query(query_string: str) -> str:
-    if not query_string:
-        return ""
-    query_string = query_string[: MAX_TEXT_FIELD * 2]
-    plain = _mask_plain_query(query_string) if _PLAIN_QUERY.fullmatch(query_string) else None
-    if plain is not None:
-        return _cap(plain)
-    pairs = parse_qsl(query_string, keep_blank_values=True)
-    if not pairs:
-        return scrub_free_text(query_string)
+    """A query string (or a URL fragment): its pairs masked and encoded again;
+    one made of separators only is dropped."""
+    pairs = parse_qsl(query_string[: MAX_TEXT_FIELD * 2], keep_blank_values=True)
     return _cap(urlencode(mask_pairs(pairs), safe="[]/:,", errors="backslashreplace"))
-
-
-_masked_query = _memoised(_mask_query)
-
-
-# Nothing to decode and nothing urlencode() would escape: the masked query
-# can be put together from the pieces as they are, with the same result.
-_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~\-\[\]/:,=&]*")
-_PLAIN_VALUE_OUT = re.compile(r"[A-Za-z0-9_.~\-\[\]/:,]*")
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.~\-]{0,12}")
-
-
-def _mask_plain_query(query_string: str) -> str | None:
-    """None when a masked value holds something urlencode() would escape."""
-    out = []
-    for piece in query_string.split("&"):
-        if not piece:
-            continue  # parse_qsl skips empty pieces too
-        key, _, value = piece.partition("=")
-        if is_sensitive_key(key):
-            value = REDACTED
-        elif not _PLAIN_VALUE.fullmatch(value) or has_extra_value_patterns():
-            # Short plain words and numbers hold none of the built-in secret
-            # shapes; a user's own value patterns may match anything.
-            value = scrub_value(value)
-        if not _PLAIN_VALUE_OUT.fullmatch(value):
-            return None
-        out.append(f"{key}={value}")
-    return "&".join(out)
 
 
 # Route parameters that name whose secret a path carries, masked in paths
@@ -497,7 +472,6 @@ def _headers(raw: list[tuple[str, str]]) -> dict[str, str]:
     return kept
 
 
-@_memoised
 def _header_value(key: str, value: str) -> str:
     if is_sensitive_key(key):
         return REDACTED
@@ -537,27 +511,44 @@ def _body(
     truncated = size > len(prefix)
     if not prefix:
         return ("" if not size else None), "empty" if not size else "unread", truncated
+    content, kind = _content(
+        prefix,
+        size,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        sensitive_post=sensitive_post,
+        parts=parts,
+    )
+    return content, kind, truncated
+
+
+def _content(
+    prefix: bytes,
+    size: int,
+    *,
+    content_type: str,
+    content_encoding: str,
+    sensitive_post: frozenset[str] | None,
+    parts: tuple[tuple[bytes, int, bool], ...] | None,
+) -> tuple[str, str]:
+    """``(content, kind)`` of a non-empty captured body prefix, by its type."""
     mime = content_type.split(";", 1)[0].strip().lower()
     encoding = content_encoding.strip().lower()
     if encoding and encoding != "identity":
-        return _placeholder("binary", content_type, size, encoding), "binary", truncated
+        return _placeholder("binary", content_type, size, encoding), "binary"
     if mime == "multipart/form-data":
-        return _multipart(prefix, content_type, sensitive_post, parts), "multipart", truncated
-    if mime and not is_textual(mime):
-        return _placeholder("binary", content_type, size), "binary", truncated
-    if not mime and b"\x00" in prefix:
-        return _placeholder("binary", "", size), "binary", truncated
+        return _multipart(prefix, content_type, sensitive_post, parts), "multipart"
+    if (mime and not is_textual(mime)) or (not mime and b"\x00" in prefix):
+        return _placeholder("binary", content_type if mime else "", size), "binary"
     text = prefix.decode("utf-8", "replace")
     if "json" in mime or (not mime and text.lstrip()[:1] in ("{", "[")):
-        return mask_json_text(text, sensitive_post), "json", truncated
+        return mask_json_text(text, sensitive_post), "json"
     if mime == "application/x-www-form-urlencoded":
         pairs = parse_qsl(text, keep_blank_values=True)
-        return (
-            urlencode(mask_pairs(pairs, sensitive_post), safe="[]/:,", errors="backslashreplace"),
-            "form",
-            truncated,
-        )
-    return scrub_free_text(text), "text", truncated
+        return urlencode(
+            mask_pairs(pairs, sensitive_post), safe="[]/:,", errors="backslashreplace"
+        ), "form"
+    return scrub_free_text(text), "text"
 
 
 def _placeholder(kind: str, content_type: str, size: int, encoding: str = "") -> str:

@@ -12,13 +12,27 @@ import math
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from django_reqlog._json import dumps
-from django_reqlog.event import MAX_TEXT_FIELD, RequestFacts, exception_fields, request_fields
-from django_reqlog.masking import scrub_free_text
+from django_reqlog.conf import derived, register_cache_clearer
+from django_reqlog.event import (
+    MAX_TEXT_FIELD,
+    EventMessage,
+    RequestFacts,
+    exception_fields,
+    mask_route_params,
+    request_fields,
+)
+from django_reqlog.masking import core_masker, scrub_free_text
 from django_reqlog.request_id import get_request_id
+
+try:
+    from django_reqlog import _native
+except ImportError:  # no compiled core on this platform: everything is formatted here
+    _native = None  # type: ignore[assignment]
 
 __all__ = ["ECS_VERSION", "ConsoleFormatter", "ECSFormatter", "LogstashFormatter"]
 
@@ -110,6 +124,10 @@ class _JSONFormatter(logging.Formatter):
         raise NotImplementedError
 
     def format(self, record: logging.LogRecord) -> str:
+        if type(self).format_to_dict is self._own_format_to_dict():
+            line = self._core_format(record)
+            if line is not None:
+                return line
         try:
             data = self.format_to_dict(record)
         except Exception as exc:
@@ -134,6 +152,26 @@ class _JSONFormatter(logging.Formatter):
 
     def _big_fields(self) -> tuple[tuple[str, ...], ...]:
         return _BIG_FIELDS_ECS
+
+    def _core_format(self, record: logging.LogRecord) -> str | None:
+        """A request record's line from the compiled core; None where it
+        declines or is not there, and the dict path formats the record."""
+        if _facts(record) is None:
+            return None  # an application's own record: the core formats only requests
+        try:
+            core = _events_core()
+            return None if core is None else self._core_line(core, record)
+        except Exception:  # an attribute of an unexpected type: the dict path copes
+            return None
+
+    @staticmethod
+    def _own_format_to_dict() -> Callable[..., dict[str, Any]] | None:
+        """The ``format_to_dict`` the compiled core stands in for."""
+        return None
+
+    def _core_line(self, core: Any, record: logging.LogRecord) -> str | None:
+        """The whole line from the compiled core, or None where it declines."""
+        return None
 
 
 def _trim(data: dict[str, Any], path: tuple[str, ...], limit: int) -> None:
@@ -185,71 +223,254 @@ def _compact(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _ecs_request(doc: dict[str, Any], event: dict[str, Any], f: dict[str, Any]) -> None:
-    """Place one request's fields at their ECS paths; fields without an ECS
-    home go under ``reqlog.*``. Written out by hand: this runs for every event."""
-    event["kind"] = "event"
-    event["category"] = ["web"]
-    event["type"] = ["access", "error"] if f["status"] >= 500 else ["access"]
-    event["dataset"] = "django.reqlog"
-    event["module"] = "django"
-    event["duration"] = f["duration_ns"]
-    event["start"] = _iso(f["start"])
-    event["end"] = _iso(f["end"])
-    event["outcome"] = f["outcome"]
-    _ecs_http(doc, f)
-    _ecs_parties(doc, f)
-    _ecs_reqlog(doc, f)
+class Place(NamedTuple):
+    """Where one request field goes in an output format, and in what form.
+
+    ``path`` is a dotted ECS path or a flat python-logstash v1 name;
+    ``field`` a key of ``request_fields()``, or None for the ``fixed`` value.
+    ``form`` says how the value is written: as it is (""), as an ISO 8601
+    time ("iso", from epoch seconds), as milliseconds rounded to three places
+    ("ms", from nanoseconds), or as ECS's ``event.type`` list ("event_type",
+    from the status). A field that is absent (None) is left out, and so is
+    one whose ``only_with`` field is absent.
+    """
+
+    path: str
+    field: str | None = None
+    form: str = ""
+    fixed: str | tuple[str, ...] | None = None
+    only_with: str | None = None
 
 
-def _ecs_http(doc: dict[str, Any], f: dict[str, Any]) -> None:
-    request = _compact(
-        {
-            "id": f["request_id"],
-            "method": f["method"],
-            "mime_type": f["request_content_type"],
-            "referrer": f["referer"],
-            "body": _compact({"content": f["request_body"], "bytes": f["request_body_bytes"]})
-            or None,
-        }
+def _event_types(status: int) -> list[str]:
+    return ["access", "error"] if status >= 500 else ["access"]
+
+
+_FORMS: dict[str, Callable[[Any], Any]] = {
+    "": lambda value: value,
+    "iso": _iso,
+    "ms": lambda ns: round(ns / 1e6, 3),
+    "event_type": _event_types,
+}
+
+# ECS: fields without an ECS home go under reqlog.*. Entries under one
+# parent object are kept together, so the order of this table is the order
+# of the output.
+ECS_PLACEMENT = (
+    Place("event.kind", fixed="event"),
+    Place("event.category", fixed=("web",)),
+    Place("event.type", "status", "event_type"),
+    Place("event.dataset", fixed="django.reqlog"),
+    Place("event.module", fixed="django"),
+    Place("event.duration", "duration_ns"),
+    Place("event.start", "start", "iso"),
+    Place("event.end", "end", "iso"),
+    Place("event.outcome", "outcome"),
+    Place("http.version", "http_version"),
+    Place("http.request.id", "request_id"),
+    Place("http.request.method", "method"),
+    Place("http.request.mime_type", "request_content_type"),
+    Place("http.request.referrer", "referer"),
+    Place("http.request.body.content", "request_body"),
+    Place("http.request.body.bytes", "request_body_bytes"),
+    Place("http.response.status_code", "status"),
+    Place("http.response.mime_type", "response_content_type"),
+    Place("http.response.body.bytes", "response_bytes"),
+    Place("http.response.body.content", "response_body"),
+    Place("url.path", "path"),
+    Place("url.query", "query"),
+    Place("url.original", "url_original"),
+    Place("url.full", "url_full"),
+    Place("url.scheme", "scheme"),
+    Place("url.domain", "domain"),
+    Place("url.port", "port"),
+    Place("client.ip", "client_ip"),
+    Place("client.port", "client_port", only_with="client_ip"),
+    Place("source.ip", "peer_ip"),
+    Place("source.port", "peer_port", only_with="peer_ip"),
+    Place("user.id", "user_id"),
+    Place("user.name", "username"),
+    Place("user_agent.original", "user_agent"),
+    Place("trace.id", "trace_id"),
+    Place("span.id", "span_id"),
+    Place("transaction.id", "transaction_id", only_with="span_id"),
+    Place("reqlog.route", "route"),
+    Place("reqlog.view", "view"),
+    Place("reqlog.slow", "slow"),
+    Place("reqlog.sample_rate", "sample_rate"),
+    Place("reqlog.sample_weight", "sample_weight"),
+    Place("reqlog.parent_span_id", "parent_span_id"),
+    Place("reqlog.labels_dropped", "labels_dropped"),
+    Place("reqlog.request.body.truncated", "request_body_truncated"),
+    Place("reqlog.request.body.kind", "request_body_kind"),
+    Place("reqlog.request.body.unread", "request_body_unread"),
+    Place("reqlog.request.headers", "headers"),
+    Place("reqlog.response.body.truncated", "response_body_truncated"),
+    Place("reqlog.response.aborted", "response_aborted"),
+    Place("reqlog.proxy_chain", "proxy_chain"),
+    Place("reqlog.db.queries", "db_queries"),
+    Place("reqlog.db.duration", "db_duration_ns"),
+    Place("reqlog.db.slowest", "db_slowest_ns"),
+    Place("reqlog.db.slowest_statement", "db_slowest_statement"),
+    Place("labels", "labels"),
+)
+
+# python-logstash v1: flat names after the envelope.
+LOGSTASH_PLACEMENT = (
+    Place("client", "client_ip"),
+    Place("client_port", "client_port"),
+    Place("peer_ip", "peer_ip"),
+    Place("peer_port", "peer_port"),
+    Place("proxy_chain", "proxy_chain"),
+    Place("username", "username"),
+    Place("user_id", "user_id"),
+    Place("request_method", "method"),
+    Place("request_url", "url_original"),
+    Place("request_url_full", "url_full"),
+    Place("request_path", "path"),
+    Place("query_string", "query"),
+    Place("scheme", "scheme"),
+    Place("http_host", "domain"),
+    Place("http_version", "http_version"),
+    Place("request_body", "request_body"),
+    Place("request_body_bytes", "request_body_bytes"),
+    Place("request_body_truncated", "request_body_truncated"),
+    Place("request_body_kind", "request_body_kind"),
+    Place("request_body_unread", "request_body_unread"),
+    Place("request_content_type", "request_content_type"),
+    Place("status", "status"),
+    Place("response_bytes", "response_bytes"),
+    Place("response_body", "response_body"),
+    Place("response_body_truncated", "response_body_truncated"),
+    Place("response_content_type", "response_content_type"),
+    Place("response_aborted", "response_aborted"),
+    Place("duration_ns", "duration_ns"),
+    Place("request_id", "request_id"),
+    Place("event_id", "event_id"),
+    Place("trace_id", "trace_id"),
+    Place("span_id", "span_id"),
+    Place("transaction_id", "transaction_id"),
+    Place("parent_span_id", "parent_span_id"),
+    Place("route", "route"),
+    Place("view", "view"),
+    Place("user_agent", "user_agent"),
+    Place("referer", "referer"),
+    Place("request_headers", "headers"),
+    Place("outcome", "outcome"),
+    Place("slow", "slow"),
+    Place("sample_rate", "sample_rate"),
+    Place("sample_weight", "sample_weight"),
+    Place("duration_ms", "duration_ns", "ms"),
+    Place("event_start", "start", "iso"),
+    Place("event_end", "end", "iso"),
+    Place("db_queries", "db_queries"),
+    Place("db_duration_ns", "db_duration_ns"),
+    Place("db_duration_ms", "db_duration_ns", "ms"),
+    Place("db_slowest_ns", "db_slowest_ns"),
+    Place("db_slowest_statement", "db_slowest_statement"),
+)
+
+# Every name the Logstash form may write at the top level: a bound label
+# with one of these names would clobber (or be clobbered by) a field, so it
+# is dropped and counted instead.
+LOGSTASH_RESERVED = frozenset(
+    {
+        *(entry.path for entry in LOGSTASH_PLACEMENT),
+        *("@timestamp", "@version", "message", "host", "path", "tags", "type", "level"),
+        *("logger_name", "reqlog_shipper", "error_type", "error_message", "stack_trace"),
+        *("lineno", "process", "thread_name", "labels_dropped"),
+    }
+)
+
+
+def place_labels_flat(doc: dict[str, Any], fields: dict[str, Any]) -> None:
+    """The bound labels at the top level (python-logstash v1's place for
+    extra fields), those with a reserved name dropped, and the count of all
+    dropped as ``labels_dropped``."""
+    dropped = fields["labels_dropped"] or 0
+    for key, value in (fields["labels"] or {}).items():
+        if key in LOGSTASH_RESERVED:
+            dropped += 1
+        else:
+            doc[key] = value
+    if dropped:
+        doc["labels_dropped"] = dropped
+
+
+def place(
+    doc: dict[str, Any],
+    table: tuple[Place, ...],
+    fields: dict[str, Any],
+    *,
+    drop_empty: bool = False,
+) -> None:
+    """Put ``fields`` into ``doc`` as ``table`` says; with ``drop_empty`` an
+    empty object counts as absent too (ECS never holds one)."""
+    for entry in table:
+        if entry.field is None:
+            value: Any = list(entry.fixed) if isinstance(entry.fixed, tuple) else entry.fixed
+        else:
+            value = fields[entry.field]
+            if value is None or (entry.only_with and fields[entry.only_with] is None):
+                continue
+            value = _FORMS[entry.form](value)
+        if value is None or (drop_empty and value == {}):
+            continue
+        _put_path(doc, _split(entry.path), value)
+
+
+# -- the compiled core -----------------------------------------------------------
+
+# Attributes a request record may carry for the core to format it: more
+# would be extra fields, which the formatters place from the record.
+_CORE_RECORD_KEYS = _STANDARD_ATTRS | _OURS
+_EVENTS: list[Any] = []  # the core for the current settings; rebuilt after a change
+
+
+def _events_core() -> Any:
+    """The compiled core that formats whole request events, or None: not
+    built, switched off (``REQLOG_NATIVE=0``), or a REQLOG_REDACT_CALLBACK
+    is set (it needs the Python dict of fields)."""
+    if not _EVENTS:
+        _EVENTS.append(_new_events_core())
+    return _EVENTS[0]
+
+
+def _new_events_core() -> Any:
+    masker = core_masker()
+    if masker is None or derived.redact_callback is not None:
+        return None
+    trusted = [(n.version, int(n.network_address), n.prefixlen) for n in derived.trusted_networks]
+    return _native.Events(
+        masker,
+        trusted,
+        core_table(ECS_PLACEMENT),
+        core_table(LOGSTASH_PLACEMENT),
+        sorted(LOGSTASH_RESERVED),
+        mask_route_params,
+        EventMessage,
+        RequestFacts,
+        _CORE_RECORD_KEYS,
     )
-    response = _compact(
-        {
-            "status_code": f["status"],
-            "mime_type": f["response_content_type"],
-            "body": _compact({"bytes": f["response_bytes"], "content": f["response_body"]}) or None,
-        }
-    )
-    doc["http"] = _compact({"version": f["http_version"], "request": request, "response": response})
-    doc["url"] = _compact(
-        {
-            "path": f["path"],
-            "query": f["query"],
-            "original": f["url_original"],
-            "full": f["url_full"],
-            "scheme": f["scheme"],
-            "domain": f["domain"],
-            "port": f["port"],
-        }
-    )
 
 
-def _ecs_parties(doc: dict[str, Any], f: dict[str, Any]) -> None:
-    """Client, peer, user, user agent and trace context."""
-    if f["client_ip"] is not None:
-        doc["client"] = _compact({"ip": f["client_ip"], "port": f["client_port"]})
-    if f["peer_ip"] is not None:
-        doc["source"] = _compact({"ip": f["peer_ip"], "port": f["peer_port"]})
-    user = _compact({"id": f["user_id"], "name": f["username"]})
-    if user:
-        doc["user"] = user
-    if f["user_agent"] is not None:
-        doc["user_agent"] = {"original": f["user_agent"]}
-    if f["trace_id"] is not None:
-        doc["trace"] = {"id": f["trace_id"]}
-    if f["span_id"] is not None:
-        doc["span"] = {"id": f["span_id"]}
-        doc["transaction"] = {"id": f["transaction_id"]}
+def core_table(
+    table: tuple[Place, ...],
+) -> list[tuple[list[str], str | None, str, str | None, str | None]]:
+    """A placement table as the compiled core takes it: fixed values as JSON."""
+    return [
+        (
+            entry.path.split("."),
+            entry.field,
+            entry.form,
+            None if entry.field is not None else dumps(entry.fixed),
+            entry.only_with,
+        )
+        for entry in table
+    ]
+
+
+register_cache_clearer(_EVENTS.clear)
 
 
 def _ecs_ids(doc: dict[str, Any], record: logging.LogRecord) -> None:
@@ -258,35 +479,6 @@ def _ecs_ids(doc: dict[str, Any], record: logging.LogRecord) -> None:
         value = getattr(record, attr, None)
         if value is not None and value not in ("", "-"):
             doc[key] = {"id": value}
-
-
-def _ecs_reqlog(doc: dict[str, Any], f: dict[str, Any]) -> None:
-    body = _compact(
-        {
-            "truncated": f["request_body_truncated"],
-            "kind": f["request_body_kind"],
-            "unread": f["request_body_unread"],
-        }
-    )
-    response = _compact(
-        {
-            "body": _compact({"truncated": f["response_body_truncated"]}) or None,
-            "aborted": f["response_aborted"],
-        }
-    )
-    doc["reqlog"] = _compact(
-        {
-            "route": f["route"],
-            "view": f["view"],
-            "slow": f["slow"],
-            "sample_rate": f["sample_rate"],
-            "sample_weight": f["sample_weight"],
-            "parent_span_id": f["parent_span_id"],
-            "request": _compact({"body": body or None, "headers": f["headers"] or None}) or None,
-            "response": response or None,
-            "proxy_chain": f["proxy_chain"],
-        }
-    )
 
 
 class ECSFormatter(_JSONFormatter):
@@ -342,7 +534,7 @@ class ECSFormatter(_JSONFormatter):
         facts = _facts(record)
         fields = _fields(facts) if facts is not None else None
         if fields is not None:
-            _ecs_request(doc, event, fields)
+            place(doc, ECS_PLACEMENT, fields, drop_empty=True)
         else:
             request_id = getattr(record, "request_id", None) or get_request_id()
             if request_id and request_id != "-":
@@ -350,9 +542,7 @@ class ECSFormatter(_JSONFormatter):
             _ecs_ids(doc, record)
         shipper = getattr(record, "reqlog_shipper", None)
         if isinstance(shipper, dict):
-            event["kind"] = "metric"
-            event["action"] = "shipper-health"
-            event["dataset"] = "django.reqlog"
+            event.update(kind="metric", action="shipper-health", dataset="django.reqlog")
             for key, value in shipper.items():
                 _put(doc, f"reqlog.shipper.{key}", value)
         if not event:
@@ -360,14 +550,28 @@ class ECSFormatter(_JSONFormatter):
         if record.exc_info or record.exc_text:
             self._error(doc, record)
         if self.extra_namespace:
-            extras = {
-                k: v
-                for k, v in vars(record).items()
-                if k not in _STANDARD_ATTRS and k not in _ECS_PLACED and not k.startswith("_")
-            }
-            if extras:
-                _put(doc, self.extra_namespace, extras)
+            self._extras(doc, record)
         return doc
+
+    def _extras(self, doc: dict[str, Any], record: logging.LogRecord) -> None:
+        """Other ``extra=`` attributes of the record, under ``extra_namespace``."""
+        extras = {
+            k: v
+            for k, v in vars(record).items()
+            if k not in _STANDARD_ATTRS and k not in _ECS_PLACED and not k.startswith("_")
+        }
+        if extras and self.extra_namespace:
+            placed = doc.get(self.extra_namespace) if "." not in self.extra_namespace else None
+            if isinstance(placed, dict):  # a request's bound labels: they win
+                extras.update(placed)
+            _put(doc, self.extra_namespace, extras)
+
+    @staticmethod
+    def _own_format_to_dict() -> Callable[..., dict[str, Any]] | None:
+        return ECSFormatter.format_to_dict
+
+    def _core_line(self, core: Any, record: logging.LogRecord) -> str | None:
+        return core.ecs(record, self.hostname, self.service_name, bool(self.extra_namespace))  # type: ignore[no-any-return]
 
     @staticmethod
     def _error(out: dict[str, Any], record: logging.LogRecord) -> None:
@@ -380,62 +584,7 @@ class ECSFormatter(_JSONFormatter):
             _put(out, "error.stack_trace", stack)
 
 
-_LOGSTASH_FIELDS = (
-    ("client", "client_ip"),
-    ("client_port", "client_port"),
-    ("peer_ip", "peer_ip"),
-    ("peer_port", "peer_port"),
-    ("proxy_chain", "proxy_chain"),
-    ("username", "username"),
-    ("user_id", "user_id"),
-    ("request_method", "method"),
-    ("request_url", "url_original"),
-    ("request_url_full", "url_full"),
-    ("request_path", "path"),
-    ("query_string", "query"),
-    ("scheme", "scheme"),
-    ("http_host", "domain"),
-    ("http_version", "http_version"),
-    ("request_body", "request_body"),
-    ("request_body_bytes", "request_body_bytes"),
-    ("request_body_truncated", "request_body_truncated"),
-    ("request_body_kind", "request_body_kind"),
-    ("request_body_unread", "request_body_unread"),
-    ("request_content_type", "request_content_type"),
-    ("status", "status"),
-    ("response_bytes", "response_bytes"),
-    ("response_body", "response_body"),
-    ("response_body_truncated", "response_body_truncated"),
-    ("response_content_type", "response_content_type"),
-    ("response_aborted", "response_aborted"),
-    ("duration_ns", "duration_ns"),
-    ("request_id", "request_id"),
-    ("event_id", "event_id"),
-    ("trace_id", "trace_id"),
-    ("span_id", "span_id"),
-    ("transaction_id", "transaction_id"),
-    ("parent_span_id", "parent_span_id"),
-    ("route", "route"),
-    ("view", "view"),
-    ("user_agent", "user_agent"),
-    ("referer", "referer"),
-    ("request_headers", "headers"),
-    ("outcome", "outcome"),
-    ("slow", "slow"),
-    ("sample_rate", "sample_rate"),
-    ("sample_weight", "sample_weight"),
-)
 _EASY_TYPES = (str, bool, dict, float, int, list, type(None))
-
-
-def _logstash_request(doc: dict[str, Any], fields: dict[str, Any]) -> None:
-    for name, key in _LOGSTASH_FIELDS:
-        value = fields[key]
-        if value is not None:
-            doc[name] = value
-    doc["duration_ms"] = round(fields["duration_ns"] / 1e6, 3)
-    doc["event_start"] = _iso(fields["start"])
-    doc["event_end"] = _iso(fields["end"])
 
 
 class LogstashFormatter(_JSONFormatter):
@@ -480,7 +629,8 @@ class LogstashFormatter(_JSONFormatter):
         facts = _facts(record)
         fields = _fields(facts) if facts is not None else None
         if fields is not None:
-            _logstash_request(doc, fields)
+            place(doc, LOGSTASH_PLACEMENT, fields)
+            place_labels_flat(doc, fields)
         else:
             event_id = getattr(record, "event_id", None)
             if event_id is not None:
@@ -505,6 +655,13 @@ class LogstashFormatter(_JSONFormatter):
             doc["process"] = record.process
             doc["thread_name"] = record.threadName
         return doc
+
+    @staticmethod
+    def _own_format_to_dict() -> Callable[..., dict[str, Any]] | None:
+        return LogstashFormatter.format_to_dict
+
+    def _core_line(self, core: Any, record: logging.LogRecord) -> str | None:
+        return core.logstash(record, self.host, self.tags, self.message_type)  # type: ignore[no-any-return]
 
     def _big_fields(self) -> tuple[tuple[str, ...], ...]:
         return (

@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -113,7 +115,9 @@ def _scrub(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
     # placeholder cannot join digits into a card number.
     built_in = len(text) >= 13
     if built_in:
-        text = _JWT.sub(REDACTED, _BEARER.sub(REDACTED, text))
+        text = _BEARER.sub(REDACTED, text)
+        if "eyJ" in text:
+            text = _JWT.sub(REDACTED, text)
     for pattern in patterns:
         text = pattern.sub(REDACTED, text)
     return _CARD_CHAIN.sub(_mask_cards_in_chain, text) if built_in else text
@@ -170,11 +174,19 @@ _CORE: list[Any] = []
 
 
 def _config() -> _Config:
+    if _VIEWS_ACTIVE:
+        view = _view.get()
+        if view is not None:
+            return view[0]
     if not _CONFIG:
-        extra = tuple(p for p in (normalise_key(str(f)) for f in conf.sensitive_fields) if p)
-        parts = re.compile("|".join((*_SENSITIVE_PARTS, *extra)))  # letters and digits only
-        _CONFIG.append(_Config(extra, parts, _compiled_patterns()))
+        _CONFIG.append(_new_config(conf.sensitive_fields, _compiled_patterns()))
     return _CONFIG[0]
+
+
+def _new_config(names: Iterable[str], patterns: tuple[re.Pattern[str], ...]) -> _Config:
+    extra = tuple(dict.fromkeys(p for p in (normalise_key(str(f)) for f in names) if p))
+    parts = re.compile("|".join((*_SENSITIVE_PARTS, *extra)))  # letters and digits only
+    return _Config(extra, parts, patterns)
 
 
 def _compiled_patterns() -> tuple[re.Pattern[str], ...]:
@@ -192,6 +204,7 @@ def _compiled_patterns() -> tuple[re.Pattern[str], ...]:
 def _clear() -> None:
     _CONFIG.clear()
     _CORE.clear()
+    _VIEW_CONFIGS.clear()
 
 
 register_cache_clearer(_clear)
@@ -206,10 +219,14 @@ def native_enabled() -> bool:
 _NATIVE_ON = native_enabled()  # read once: a process masks one way
 
 
-def _core() -> Any:
+def core_masker() -> Any:
     """The compiled core's masker for the current settings, or None."""
     if not _NATIVE_ON:
         return None
+    if _VIEWS_ACTIVE:
+        view = _view.get()
+        if view is not None:
+            return view[1]
     if not _CORE:
         _CORE.append(_native_masker(_config()))
     return _CORE[0]
@@ -224,6 +241,41 @@ def _native_masker(config: _Config) -> Any:
         sorted(_WHOLE_KEYS),
     )
     return _native.Masker(names, [(p.pattern, p.flags, p) for p in config.patterns])
+
+
+# -- a view's own key names --------------------------------------------------------
+
+# (config, core masker) for REQLOG_SENSITIVE_FIELDS plus a view's
+# sensitive_fields, in the context formatting one of its events.
+_view: ContextVar[tuple[_Config, Any] | None] = ContextVar("django_reqlog_view_keys", default=None)
+_VIEW_CONFIGS: dict[tuple[str, ...], tuple[_Config, Any]] = {}
+_MAX_VIEW_CONFIGS = 256  # one per decorated view; more are built each time
+# Non-empty while some thread formats a view's event: without one, reading
+# the context variable is skipped.
+_VIEWS_ACTIVE: list[None] = []
+
+
+@contextmanager
+def also_sensitive_fields(names: tuple[str, ...] | None) -> Iterator[None]:
+    """Mask as if ``names`` were in REQLOG_SENSITIVE_FIELDS too, in this
+    context (a view's ``@options(sensitive_fields=...)``)."""
+    if not names:
+        yield
+        return
+    global_config = _config()
+    view = _VIEW_CONFIGS.get(names)
+    if view is None:
+        config = _new_config((*global_config.extra_parts, *names), global_config.patterns)
+        view = (config, _native_masker(config) if _NATIVE_ON else None)
+        if len(_VIEW_CONFIGS) < _MAX_VIEW_CONFIGS:
+            _VIEW_CONFIGS[names] = view
+    token = _view.set(view)
+    _VIEWS_ACTIVE.append(None)
+    try:
+        yield
+    finally:
+        _VIEWS_ACTIVE.pop()
+        _view.reset(token)
 
 
 def has_extra_value_patterns() -> bool:
@@ -296,41 +348,32 @@ def _mask_json(text: str, keys: _Keys, depth: int) -> str:
     pending = False  # the next value belongs to a masked key
     hidden_at = -1  # while >= 0: where the masked container began
     hidden_level = 0
-    verdicts: dict[str, bool] = {}  # keys repeat in arrays of objects: each is judged once
+    # Keys repeat in arrays of objects: each is judged and scrubbed once.
+    seen_keys: dict[str, tuple[bool, str | None]] = {}
     for token in _JSON_TOKEN.finditer(text):
         kind = token.lastgroup or ""
-        kind = "key" if kind == "colon" else kind
-        at = token.start(kind if kind != "key" else "string")
-        if kind == "open":
-            level += 1
-            deepest = max(deepest, level)
-        elif kind == "close" and level:
-            level -= 1
-        if hidden_at >= 0:
-            if kind == "close" and level < hidden_level:
-                out += [text[copied:hidden_at], _JSON_REDACTED]
-                copied, hidden_at = token.end(), -1
-            continue
-        value_of_masked_key, pending = pending, False
-        replacement = None
-        if value_of_masked_key and kind == "open":
-            hidden_at, hidden_level = at, level
-        elif value_of_masked_key and kind in ("string", "cut", "word"):
-            replacement = _JSON_REDACTED
-        elif kind == "key":
-            body = token.group("string")[1:-1]
-            key = _decode(body)
-            if key not in verdicts:
-                verdicts[key] = keys.masked(key)
-            pending = verdicts[key]
-            replacement = _changed(body, key, _scrub(key, keys.config.patterns), closed=True)
-        elif kind in ("string", "cut"):
-            replacement = _mask_string(token.group(kind), kind == "string", keys, depth)
-        elif kind == "word":
-            replacement = _mask_word(token.group(kind), keys.config)
-        if replacement is not None:
-            out += [text[copied:at], replacement]
-            copied = token.end("string" if kind == "key" else kind)
+        if kind in ("open", "close"):
+            if kind == "open":
+                level += 1
+                deepest = max(deepest, level)
+                if pending:  # a masked key's object or array: hidden to its close
+                    hidden_at, hidden_level = token.start(kind), level
+            elif level:
+                level -= 1
+                if hidden_at >= 0 and level < hidden_level:
+                    out += [text[copied:hidden_at], _JSON_REDACTED]
+                    copied, hidden_at = token.end(), -1
+            pending = False
+        elif hidden_at < 0:
+            replacement: str | None
+            if pending and kind != "colon":  # a masked key's value
+                pending, replacement = False, _JSON_REDACTED
+            else:  # (after a masked key, another key: the first has no value)
+                pending, replacement = _token(token, kind, keys, depth, seen_keys)
+            if replacement is not None:
+                group = "string" if kind == "colon" else kind
+                out += [text[copied : token.start(group)], replacement]
+                copied = token.end(group)
     if hidden_at >= 0:  # a masked container that never closes: masked to the end
         out += [text[copied:hidden_at], _JSON_REDACTED]
         copied = len(text)
@@ -340,10 +383,40 @@ def _mask_json(text: str, keys: _Keys, depth: int) -> str:
     return masked
 
 
+def _token(
+    token: re.Match[str],
+    kind: str,
+    keys: _Keys,
+    depth: int,
+    seen_keys: dict[str, tuple[bool, str | None]],
+) -> tuple[bool, str | None]:
+    """(whether this is a key judged sensitive, the token's new text or None)
+    for a key ("colon": a string and its colon), a string value, cut or not,
+    or a word."""
+    if kind == "colon":
+        body = token.group("string")[1:-1]
+        if body not in seen_keys:
+            key = _decode(body)
+            masked = _changed(body, key, _scrub(key, keys.config.patterns), closed=True)
+            seen_keys[body] = (keys.masked(key), masked)
+        return seen_keys[body]
+    if kind == "word":
+        return False, _mask_word(token.group(kind), keys.config)
+    return False, _mask_string(token.group(kind), kind == "string", keys, depth)
+
+
 def _mask_string(raw: str, closed: bool, keys: _Keys, depth: int) -> str | None:
     """A string value, masked; None when it is unchanged. One holding a JSON
     document of its own is masked as a document."""
     body = raw[1:-1] if closed else raw[1:]
+    if (
+        len(body) < 13
+        and not keys.config.patterns
+        and "\\" not in body
+        and "{" not in body
+        and "[" not in body
+    ):
+        return None  # too short for a built-in shape, and no document inside
     value = _decode(body)
     if depth < _NESTED_DEPTH and value.lstrip(" \t\n\r")[:1] in ("{", "["):
         return _changed(None, value, _mask_json(value, keys, depth + 1), closed)
@@ -381,6 +454,8 @@ def _mask_word(word: str, config: _Config) -> str | None:
     if word in ("true", "false", "null"):
         return None
     if _JSON_NUMBER.fullmatch(word):
+        if len(word) < 13 and not config.patterns:
+            return None  # too short for a card number
         return _JSON_REDACTED if _scrub(word, config.patterns) != word else None
     masked = _free_text(word, config)
     return masked if masked != word else None
@@ -442,7 +517,7 @@ def _value(text: str, config: _Config) -> str:
 
 
 def is_sensitive_key(key: str) -> bool:
-    core = _core()
+    core = core_masker()
     answer = core.is_sensitive_key(key) if core is not None else None
     return _is_sensitive(key, _config().parts) if answer is None else bool(answer)
 
@@ -450,7 +525,7 @@ def is_sensitive_key(key: str) -> bool:
 def scrub_text(text: str) -> str:
     """Mask values that look secret whatever their key: bearer, token and
     basic credentials, JWTs, card numbers and REQLOG_SENSITIVE_VALUE_PATTERNS."""
-    core = _core()
+    core = core_masker()
     masked = core.scrub_text(text) if core is not None else None
     return _scrub(text, _config().patterns) if masked is None else str(masked)
 
@@ -459,7 +534,7 @@ def scrub_free_text(text: str) -> str:
     """Mask unstructured text: JSON fragments in it, secret-shaped values, and
     ``key=value`` / ``key: value`` pairs under sensitive keys (quoted keys too,
     as in dict reprs)."""
-    core = _core()
+    core = core_masker()
     masked = core.scrub_free_text(text) if core is not None else None
     return _free_text(text, _config()) if masked is None else str(masked)
 
@@ -467,7 +542,7 @@ def scrub_free_text(text: str) -> str:
 def scrub_value(text: str) -> str:
     """Mask one form, query or multipart value: a JSON document inside it is
     masked by key, anything else as free text."""
-    core = _core()
+    core = core_masker()
     masked = core.scrub_value(text) if core is not None else None
     return _value(text, _config()) if masked is None else str(masked)
 
@@ -477,7 +552,7 @@ def mask_json_text(text: str, also_sensitive: frozenset[str] | None = None) -> s
     values of sensitive keys become the placeholder, containers whole, and
     everything else is kept as sent. ``also_sensitive`` holds the view's
     sensitive_post_parameters ("__ALL__": every key)."""
-    core = _core()
+    core = core_masker()
     masked = core.mask_json_text(text, also_sensitive) if core is not None else None
     return _mask_json(text, _keys(also_sensitive), 0) if masked is None else str(masked)
 
@@ -487,7 +562,7 @@ def mask_pairs(
 ) -> list[tuple[str, str]]:
     """Mask form or query pairs; ``also_sensitive`` holds the view's sensitive_post_parameters."""
     pairs = list(pairs)
-    core = _core()
+    core = core_masker()
     masked = core.mask_pairs(pairs, also_sensitive) if core is not None else None
     if masked is not None:
         return list(masked)

@@ -12,68 +12,12 @@ import pytest
 from django.test import override_settings
 from logstash.formatter import LogstashFormatterVersion1
 
-from django_reqlog.event import RequestFacts
 from django_reqlog.formatters import ECS_VERSION, ConsoleFormatter, ECSFormatter, LogstashFormatter
+from tests.event_support import example_facts as _facts
+from tests.event_support import example_record as _record
 
 CREATED = 1764236572.123456  # 2025-11-27T09:42:52.123Z
 HOST = socket.gethostname()
-
-
-def _facts(**overrides: object) -> RequestFacts:
-    values: dict[str, object] = {
-        "event_id": "e" * 32,
-        "request_id": "req-1",
-        "started_at": CREATED - 0.0125,
-        "method": "POST",
-        "scheme": "https",
-        "host": "api.example.com:8443",
-        "path": "/login/",
-        "query_string": "next=%2Fhome&token=abc",
-        "http_version": "HTTP/1.1",
-        "remote_addr": "203.0.113.5",
-        "forwarded_for": "",
-        "user_agent": "curl/8.0",
-        "referer": "",
-        "content_type": "application/json",
-        "content_length": 44,
-        "content_encoding": "",
-        "remote_port": "51234",
-        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
-        "parent_span_id": "00f067aa0ba902b7",
-        "span_id": "53995c3f42cd8ad8",
-        "body_prefix": b'{"username": "alice", "password": "hunter2"}',
-        "body_bytes": 44,
-        "body_unread": False,
-        "sample_rate": 0.25,
-        "route": "login/",
-        "view": "login",
-        "status": 200,
-        "response_content_type": "application/json",
-        "response_bytes": 17,
-        "user_id": "7",
-        "username": "alice",
-        "duration_ns": 12_500_000,
-    }
-    values.update(overrides)
-    return RequestFacts(**values)  # type: ignore[arg-type]
-
-
-def _record(
-    facts: RequestFacts | None = None, level: int = logging.INFO, **extra: object
-) -> logging.LogRecord:
-    record = logging.LogRecord(
-        "django_reqlog", level, "/app/mw.py", 10, "POST /login/?next=%2Fhome 200", (), None, "emit"
-    )
-    record.created = CREATED
-    record.process = 4242
-    record.threadName = "MainThread"
-    if facts is not None:
-        record.reqlog = facts
-        record.event_id = facts.event_id
-        record.request_id = facts.request_id
-    for key, value in extra.items():
-        setattr(record, key, value)
-    return record
 
 
 def test_ecs_exact_output_for_request_record():

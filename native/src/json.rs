@@ -4,9 +4,11 @@
 
 use std::borrow::Cow;
 
-use memchr::{memchr, memchr2};
+use memchr::memchr;
 
-use crate::{Also, Masked, Masker, PatternHost, Stop};
+use crate::{
+    class, concat, read_word, string_stops, Also, Hints, Masked, Masker, PatternHost, Stop,
+};
 
 /// Deeper documents are masked in lenient mode.
 const MAX_DEPTH: usize = 128;
@@ -25,11 +27,13 @@ enum Token {
     Key {
         end: usize,
         escaped: bool,
+        hints: Hints,
     },
     String {
         end: usize,
         closed: bool,
         escaped: bool,
+        hints: Hints,
     },
     Open,
     Close,
@@ -47,6 +51,9 @@ struct Output<'t> {
 
 impl Output<'_> {
     fn replace(&mut self, start: usize, end: usize, with: &str) {
+        if self.out.capacity() == 0 {
+            self.out.reserve(self.text.len() + 64);
+        }
         self.out.push_str(&self.text[self.copied..start]);
         self.out.push_str(with);
         self.copied = end;
@@ -66,7 +73,7 @@ impl Walk<'_> {
         let (mut level, mut deepest) = (0usize, 0usize);
         let mut pending = false; // the next value belongs to a masked key
         let mut hidden: Option<(usize, usize)> = None; // a masked container: (start, level)
-        let mut spans = self.masker.spans(text);
+        let mut spans = self.masker.user_spans(text);
         let mut keys_seen: Vec<(&str, bool)> = Vec::new(); // keys repeat: "id", "qty", ...
         let mut at = 0;
         while let Some(start) = next_token(bytes, at) {
@@ -120,7 +127,11 @@ impl Walk<'_> {
                 Token::String { end, .. } | Token::Word { end } if value_of_masked_key => {
                     Some((end, PLACEHOLDER.to_string()))
                 }
-                Token::Key { end, escaped } => {
+                Token::Key {
+                    end,
+                    escaped,
+                    hints,
+                } => {
                     let body = &text[start + 1..end - 1];
                     if escaped {
                         let key = decode(body)?;
@@ -138,7 +149,10 @@ impl Walk<'_> {
                                 masked
                             }
                         };
-                        if spans.may_match(body, start + 1) {
+                        if self
+                            .masker
+                            .unit_may_change(body, hints, start + 1, &mut spans)
+                        {
                             let masked = self.masker.scrub(Cow::Borrowed(body), self.host)?;
                             string_text(false, body, &masked, true).map(|new| (end, new))
                         } else {
@@ -150,11 +164,16 @@ impl Walk<'_> {
                     end,
                     closed,
                     escaped,
+                    hints,
                 } => {
                     let body = &text[start + 1..if closed { end - 1 } else { end }];
                     let nested = depth < NESTED_DEPTH && opens_document(body);
                     let plain = !escaped && !nested;
-                    if plain && !spans.may_match(body, start + 1) {
+                    if plain
+                        && !self
+                            .masker
+                            .unit_may_change(body, hints, start + 1, &mut spans)
+                    {
                         None
                     } else {
                         self.mask_string(body, closed, escaped, depth)?
@@ -163,7 +182,10 @@ impl Walk<'_> {
                 }
                 Token::Word { end } => {
                     let word = &text[start..end];
-                    if is_number(word.as_bytes()) && !spans.may_match(word, start) {
+                    let hints = Hints::of(word.as_bytes());
+                    if is_number(word.as_bytes())
+                        && !self.masker.unit_may_change(word, hints, start, &mut spans)
+                    {
                         None
                     } else {
                         self.mask_word(word)?.map(|new| (end, new))
@@ -258,7 +280,7 @@ fn string_text(encode: bool, value: &str, masked: &Cow<'_, str>, closed: bool) -
     let mut text = if encode {
         encode_string(masked)
     } else {
-        format!("\"{masked}\"")
+        concat(&["\"", masked, "\""])
     };
     if !closed {
         text.pop();
@@ -275,6 +297,11 @@ fn is_delimiter(byte: u8) -> bool {
 }
 
 fn next_token(bytes: &[u8], from: usize) -> Option<usize> {
+    match bytes.get(from) {
+        Some(&byte) if byte > b' ' => return Some(from),
+        None => return None,
+        _ => {}
+    }
     let mut i = from;
     while i < bytes.len() {
         if !is_json_space(bytes[i]) {
@@ -287,11 +314,18 @@ fn next_token(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// A string starting at `start`, and whether a colon follows (a key).
 fn string_token(bytes: &[u8], start: usize, check: &mut Validator) -> (Token, usize) {
-    let (end, closed, escaped, valid) = scan_string(bytes, start);
+    let (end, closed, escaped, valid, hints) = scan_string(bytes, start);
     if closed {
         if let Some(colon) = next_token(bytes, end).filter(|&i| bytes[i] == b':') {
             check.key(valid);
-            return (Token::Key { end, escaped }, colon + 1);
+            return (
+                Token::Key {
+                    end,
+                    escaped,
+                    hints,
+                },
+                colon + 1,
+            );
         }
     }
     check.value(valid && closed);
@@ -300,33 +334,61 @@ fn string_token(bytes: &[u8], start: usize, check: &mut Validator) -> (Token, us
             end,
             closed,
             escaped,
+            hints,
         },
         end,
     )
 }
 
-/// (end, closed, has escapes, valid JSON string) for the string at `start`.
-fn scan_string(bytes: &[u8], start: usize) -> (usize, bool, bool, bool) {
-    // No early exit, so the compiler can check many bytes at once.
-    let plain = |run: &[u8]| run.iter().fold(true, |ok, &byte| ok & (byte >= 0x20));
+/// (end, closed, has escapes, valid JSON string, hints) for the string at
+/// `start`. Eight bytes are read at a time, past the string's end too while
+/// the text goes on: only the bytes before the first stop are counted.
+fn scan_string(bytes: &[u8], start: usize) -> (usize, bool, bool, bool, Hints) {
     let (mut escaped, mut valid) = (false, true);
+    let mut hints = Hints::default();
     let mut i = start + 1;
-    while let Some(offset) = memchr2(b'"', b'\\', &bytes[i..]) {
-        valid &= plain(&bytes[i..i + offset]);
-        i += offset;
-        if bytes[i] == b'"' {
-            return (i + 1, true, escaped, valid);
+    loop {
+        let stop = if i + 8 <= bytes.len() {
+            let word = read_word(bytes, i);
+            let stops = string_stops(word);
+            let clean = stops.trailing_zeros() as usize / 8;
+            hints.take_word(word, clean);
+            i += clean;
+            if stops == 0 {
+                continue;
+            }
+            i
+        } else {
+            while i < bytes.len()
+                && class::OF[usize::from(bytes[i])] & (class::STOP | class::CONTROL) == 0
+            {
+                hints.take(class::OF[usize::from(bytes[i])]);
+                i += 1;
+            }
+            if i == bytes.len() {
+                return (i, false, escaped, false, hints);
+            }
+            i
+        };
+        match bytes[stop] {
+            b'"' => return (stop + 1, true, escaped, valid, hints),
+            b'\\' => {
+                escaped = true;
+                match bytes.get(stop + 1) {
+                    None => return (bytes.len(), false, true, false, hints),
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+                    Some(b'u') => valid &= hex4(bytes, stop + 2).is_some(),
+                    Some(_) => valid = false,
+                }
+                i = stop + 2;
+            }
+            control => {
+                valid = false; // JSON forbids them unescaped
+                hints.take(class::OF[usize::from(control)]);
+                i = stop + 1;
+            }
         }
-        escaped = true;
-        match bytes.get(i + 1) {
-            None => return (bytes.len(), false, true, false),
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
-            Some(b'u') => valid &= hex4(bytes, i + 2).is_some(),
-            Some(_) => valid = false,
-        }
-        i += 2;
     }
-    (bytes.len(), false, escaped, false)
 }
 
 fn hex4(bytes: &[u8], at: usize) -> Option<u32> {

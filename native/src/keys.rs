@@ -1,6 +1,6 @@
 //! Sensitive key names ("Keys" in docs/masking.md's specification).
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 /// The sensitive names, normalised. The tables live in one place,
 /// `django_reqlog/masking.py`, which hands them to the core.
@@ -18,15 +18,55 @@ pub struct Names {
 
 /// The key rules of "Keys" in the specification.
 pub struct KeyRules {
-    names: Names,
     parts: AhoCorasick,
+    /// Whole keys and last words, by length: what a normalised key may equal.
+    exact: Vec<Vec<Vec<u8>>>,
+    /// Last words, by length.
+    last_words: Vec<Vec<Vec<u8>>>,
+    endings: Vec<Vec<u8>>,
+}
+
+/// `names` grouped by length.
+fn by_length<'a>(names: impl Iterator<Item = &'a String>) -> Vec<Vec<Vec<u8>>> {
+    let mut grouped: Vec<Vec<Vec<u8>>> = Vec::new();
+    for name in names {
+        if grouped.len() <= name.len() {
+            grouped.resize(name.len() + 1, Vec::new());
+        }
+        grouped[name.len()].push(name.as_bytes().to_vec());
+    }
+    grouped
+}
+
+/// The names of one length.
+fn of_length(groups: &[Vec<Vec<u8>>], len: usize) -> &[Vec<u8>] {
+    groups.get(len).map_or(&[][..], Vec::as_slice)
+}
+
+/// Byte for byte, without a call to memcmp: these are a few bytes long.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 impl KeyRules {
     pub fn new(names: Names) -> KeyRules {
         let parts = names.parts.iter().filter(|part| !part.is_empty());
-        let parts = AhoCorasick::new(parts).expect("short literal names");
-        KeyRules { names, parts }
+        // Keys are short: a plain DFA without a prefilter searches them fastest.
+        let parts = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
+            .build(parts)
+            .expect("short literal names");
+        KeyRules {
+            parts,
+            exact: by_length(names.whole_keys.iter().chain(&names.last_words)),
+            last_words: by_length(names.last_words.iter()),
+            endings: names
+                .endings
+                .iter()
+                .map(|e| e.as_bytes().to_vec())
+                .collect(),
+        }
     }
 
     pub fn is_sensitive(&self, key: &str) -> bool {
@@ -35,10 +75,8 @@ impl KeyRules {
         let norm: &[u8] = if key.len() <= buffer.len() && key.is_ascii() {
             let mut len = 0;
             for &byte in key.as_bytes() {
-                if byte.is_ascii_alphanumeric() {
-                    buffer[len] = byte.to_ascii_lowercase();
-                    len += 1;
-                }
+                buffer[len] = byte | if byte.is_ascii_uppercase() { 0x20 } else { 0 };
+                len += usize::from(byte.is_ascii_alphanumeric());
             }
             &buffer[..len]
         } else {
@@ -48,24 +86,26 @@ impl KeyRules {
         if norm.is_empty() {
             return false;
         }
-        let is = |names: &[String]| names.iter().any(|name| name.as_bytes() == norm);
-        if is(&self.names.whole_keys) || is(&self.names.last_words) {
-            return true;
-        }
-        if self
-            .names
-            .endings
+        if of_length(&self.exact, norm.len())
             .iter()
-            .any(|ending| norm.ends_with(ending.as_bytes()))
+            .any(|name| same(name, norm))
         {
             return true;
         }
+        let last = norm[norm.len() - 1];
+        let ends_with = |ending: &Vec<u8>| {
+            ending.last() == Some(&last)
+                && ending.len() <= norm.len()
+                && same(ending, &norm[norm.len() - ending.len()..])
+        };
+        if self.endings.iter().any(ends_with) {
+            return true;
+        }
         if let Some(word) = last_word(key.as_bytes()) {
-            if self
-                .names
-                .last_words
+            let lower = |w: &[u8], name: &[u8]| w.iter().zip(name).all(|(a, b)| (a | 0x20) == *b);
+            if of_length(&self.last_words, word.len())
                 .iter()
-                .any(|name| name.as_bytes().eq_ignore_ascii_case(word))
+                .any(|name| lower(word, name))
             {
                 return true;
             }

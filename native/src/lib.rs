@@ -7,14 +7,18 @@
 
 use std::borrow::Cow;
 
+pub mod event;
 pub mod free_text;
 pub mod json;
 pub mod keys;
+pub mod line;
 pub mod pattern;
 pub mod shapes;
 
 #[cfg(feature = "python")]
 mod python;
+#[cfg(feature = "python")]
+mod python_events;
 
 pub const REDACTED: &str = "[REDACTED]";
 
@@ -30,10 +34,21 @@ pub enum Stop {
 
 pub type Masked<'t> = Result<Cow<'t, str>, Stop>;
 
-/// Runs the user patterns that stay in Python's `re`.
+/// Runs what stays in Python: the user patterns Python's `re` keeps, and
+/// route parameters lined up with a route that is a regular expression.
 pub trait PatternHost {
     /// `re.sub("[REDACTED]", text)` with pattern number `index`; None if it raised.
     fn sub(&mut self, index: usize, text: &str) -> Option<String>;
+
+    /// `mask_route_params(path, route, params)` in Python.
+    fn mask_route(
+        &mut self,
+        _path: &str,
+        _route: &str,
+        _params: &[(&str, &str)],
+    ) -> Result<String, Stop> {
+        Err(Stop::Decline)
+    }
 }
 
 enum Engine {
@@ -95,20 +110,13 @@ impl Masker {
         self.keys.is_sensitive(key)
     }
 
-    fn key_is_masked(&self, key: &str, also: &Also) -> bool {
+    pub fn key_is_masked(&self, key: &str, also: &Also) -> bool {
         also.everything || also.names.iter().any(|name| name == key) || self.keys.is_sensitive(key)
     }
 
-    /// Where the value shapes match in `text`: see [`Spans`].
-    pub fn spans(&self, text: &str) -> Spans {
-        let mut spans = shapes::card_chains(text);
-        for find in [shapes::find_bearer, shapes::find_jwt] {
-            let mut from = 0;
-            while let Some((start, end)) = find(text, from) {
-                spans.push((start, end));
-                from = end;
-            }
-        }
+    /// Where the Rust-run user patterns match in `text`: see [`Spans`].
+    pub fn user_spans(&self, text: &str) -> Spans {
+        let mut spans = Vec::new();
         for engine in &self.patterns {
             if let Engine::Rust(native) = engine {
                 spans.extend(
@@ -128,6 +136,25 @@ impl Masker {
             .iter()
             .any(|engine| matches!(engine, Engine::Rust(native) if !native.any_text));
         Spans::new(spans, python, ascii_only)
+    }
+
+    /// Whether the value shapes may change `unit`, the slice of a document
+    /// at `start` (without escapes) whose bytes `hints` describes. A
+    /// built-in shape needs, in the unit itself: 13 digits (a card), a
+    /// whitespace character in 14 bytes or more (a bearer word, whitespace
+    /// and 8 token characters), or "eyJ" in 15 bytes or more (a JWT).
+    #[inline]
+    pub fn unit_may_change(
+        &self,
+        unit: &str,
+        hints: Hints,
+        start: usize,
+        user: &mut Spans,
+    ) -> bool {
+        hints.digits >= 13
+            || (hints.space && unit.len() >= 14)
+            || (unit.len() >= 15 && unit.as_bytes().windows(3).any(|w| w == b"eyJ"))
+            || user.may_match(unit, start)
     }
 
     /// The value shapes, in order, each on the result of the one before.
@@ -179,11 +206,87 @@ impl Masker {
     }
 }
 
-/// Where, in one text, the value shapes match (for card numbers: the digit
-/// chains long enough to hold one), as disjoint spans in order. A unit of
-/// that text without escapes (a key, string or number) can match a shape on
-/// its own only where one of these spans meets it: its neighbours in the
-/// text are quotes or JSON punctuation, which no shape takes in, so a match
+/// What the bytes of a unit hold that the built-in shapes need.
+#[derive(Default, Clone, Copy)]
+pub struct Hints {
+    pub digits: usize,
+    /// A byte that is, or may begin, a whitespace character.
+    pub space: bool,
+}
+
+/// Byte classes for reading JSON strings: where a string's text stops (a
+/// quote or a backslash) and what the text holds on the way.
+pub mod class {
+    pub const STOP: u8 = 1;
+    pub const DIGIT: u8 = 2;
+    /// ASCII whitespace, or a byte of a character that may be whitespace.
+    pub const SPACE: u8 = 4;
+    pub const CONTROL: u8 = 8;
+
+    pub static OF: [u8; 256] = {
+        let mut table = [0u8; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let b = byte as u8;
+            table[byte] = match b {
+                b'"' | b'\\' => STOP,
+                b'0'..=b'9' => DIGIT,
+                b' ' | 0x1c..=0x1f => SPACE,
+                0x09..=0x0d => SPACE | CONTROL,
+                0x00..=0x1f => CONTROL,
+                0x80..=0xff => SPACE,
+                _ => 0,
+            };
+            byte += 1;
+        }
+        table
+    };
+}
+
+impl Hints {
+    pub fn of(bytes: &[u8]) -> Hints {
+        let mut hints = Hints::default();
+        for &byte in bytes {
+            hints.take(class::OF[usize::from(byte)]);
+        }
+        hints
+    }
+
+    /// Counts the first `count` bytes of `word` (all eight at most): the
+    /// digits exactly, any byte at or below a space or beyond ASCII as a
+    /// possible space. (A borrow may flag a byte above one at or below a
+    /// space, which is then counted as a space already.)
+    #[inline]
+    pub fn take_word(&mut self, word: u64, count: usize) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let kept = if count >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * count)) - 1
+        };
+        let low7 = word & !HIGH;
+        let at_least_0 = low7.wrapping_add(ONES * (0x80 - 0x30));
+        let past_9 = low7.wrapping_add(ONES * (0x80 - 0x3a));
+        let digits = (at_least_0 & !past_9 & !word & HIGH & kept) >> 7;
+        // The bytes' sum in the top byte (no popcount instruction needed).
+        self.digits += (digits.wrapping_mul(ONES) >> 56) as usize;
+        self.space |= ((word.wrapping_sub(ONES * 0x21) & !word) | word) & HIGH & kept != 0;
+    }
+
+    /// Counts one byte of the given class.
+    #[inline]
+    pub fn take(&mut self, class: u8) {
+        self.digits += usize::from(class & class::DIGIT != 0);
+        self.space |= class & class::SPACE != 0;
+    }
+}
+
+/// Where, in one text, the user patterns run in Rust match, as disjoint
+/// spans in order. A unit of that text without escapes (a key, string or
+/// number) can match such a pattern on its own only where one of these
+/// spans meets it: its neighbours in the text are quotes or JSON
+/// punctuation, which the patterns of the subset cannot look at, so a match
 /// inside the unit is a match in the text, and a left-to-right search over
 /// the text reports a match overlapping it. User patterns run by Python are
 /// not searched for here: with one of them every unit is scrubbed.
@@ -220,6 +323,7 @@ impl Spans {
     /// Whether `unit`, the slice of the text at `start`, needs the value
     /// shapes; units come in order. A pattern that runs in Rust on ASCII text
     /// only runs in Python on a non-ASCII unit, so such a unit always does.
+    #[inline]
     pub fn may_match(&mut self, unit: &str, start: usize) -> bool {
         if self.python_patterns || (self.ascii_only_patterns && !unit.is_ascii()) {
             return true;
@@ -230,6 +334,39 @@ impl Spans {
         }
         self.next < self.spans.len() && self.spans[self.next].0 < end
     }
+}
+
+/// Eight bytes of `bytes` from `at`, as a little-endian word.
+#[inline]
+pub fn read_word(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// High bits set in the bytes of `word` that are a quote, a backslash or a
+/// control character; the lowest is exact (a borrow only flags bytes above
+/// a true one).
+#[inline]
+pub fn string_stops(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    (word.wrapping_sub(ONES * 0x20)
+        | quote.wrapping_sub(ONES) & !quote
+        | backslash.wrapping_sub(ONES) & !backslash)
+        & !word
+        & HIGH
+}
+
+/// The pieces joined, in one allocation (`format!` costs more for short text).
+pub fn concat(pieces: &[&str]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|piece| piece.len()).sum());
+    for piece in pieces {
+        out.push_str(piece);
+    }
+    out
 }
 
 /// Applies `step` to the text, keeping the owned string when it changes nothing.

@@ -14,18 +14,37 @@ use crate::{Also, PatternHost, Stop, REDACTED};
 
 /// The masking rules for one configuration of the settings.
 #[pyclass(frozen, module = "django_reqlog._native")]
-struct Masker {
-    core: crate::Masker,
+pub struct Masker {
+    pub(crate) core: crate::Masker,
     /// Every user pattern compiled by Python's `re`, for the text the Rust
     /// regex may not take.
-    compiled: Vec<Py<PyAny>>,
+    pub(crate) compiled: Vec<Py<PyAny>>,
 }
 
-/// Runs user patterns through Python's `re` and keeps the first error.
-struct Host<'a, 'py> {
+/// Runs user patterns through Python's `re` (and, for events, routes that
+/// are regular expressions through `event.mask_route_params`), and keeps
+/// the first error.
+pub(crate) struct Host<'a, 'py> {
     py: Python<'py>,
     compiled: &'a [Py<PyAny>],
+    route_masker: Option<&'a Py<PyAny>>,
     error: Option<PyErr>,
+}
+
+impl<'a, 'py> Host<'a, 'py> {
+    pub(crate) fn new(py: Python<'py>, compiled: &'a [Py<PyAny>]) -> Self {
+        Host {
+            py,
+            compiled,
+            route_masker: None,
+            error: None,
+        }
+    }
+
+    pub(crate) fn with_routes(mut self, route_masker: &'a Py<PyAny>) -> Self {
+        self.route_masker = Some(route_masker);
+        self
+    }
 }
 
 impl PatternHost for Host<'_, '_> {
@@ -35,6 +54,25 @@ impl PatternHost for Host<'_, '_> {
             .call_method1("sub", (REDACTED, text))
             .and_then(|masked| masked.extract::<String>());
         result.map_err(|error| self.error = Some(error)).ok()
+    }
+
+    fn mask_route(
+        &mut self,
+        path: &str,
+        route: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String, Stop> {
+        let masker = self.route_masker.ok_or(Stop::Decline)?;
+        let params = PyTuple::new(self.py, params.iter().map(|&(name, value)| (name, value)))
+            .map_err(|_| Stop::Decline)?;
+        let result = masker
+            .bind(self.py)
+            .call1((path, route, params))
+            .and_then(|masked| masked.extract::<String>());
+        result.map_err(|error| {
+            self.error = Some(error);
+            Stop::Host
+        })
     }
 }
 
@@ -68,11 +106,7 @@ impl Masker {
         let Ok(unit) = text.to_str() else {
             return Ok(None);
         };
-        let mut host = Host {
-            py: text.py(),
-            compiled: &self.compiled,
-            error: None,
-        };
+        let mut host = Host::new(text.py(), &self.compiled);
         match call(&self.core, unit, &mut host) {
             Ok(None) => Ok(Some(text.clone())),
             Ok(Some(masked)) => Ok(Some(PyString::new(text.py(), &masked))),
@@ -211,6 +245,7 @@ fn translate_pattern(pattern: &str, flags: u32) -> Option<(String, bool)> {
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Masker>()?;
+    module.add_class::<crate::python_events::Events>()?;
     module.add_function(wrap_pyfunction!(translate_pattern, module)?)?;
     module.add("REDACTED", REDACTED)?;
     Ok(())

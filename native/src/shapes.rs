@@ -202,38 +202,6 @@ fn chain_at(bytes: &[u8], start: usize) -> (usize, usize) {
     }
 }
 
-/// The spans of the digit chains with 13 or more digits: the only places a
-/// card number can be. Such a chain is at least 13 bytes long, so looking
-/// at every 13th byte finds each one.
-pub fn card_chains(text: &str) -> Vec<(usize, usize)> {
-    let bytes = text.as_bytes();
-    let in_chain = |i: usize| {
-        bytes[i].is_ascii_digit()
-            || (matches!(bytes[i], b' ' | b'-')
-                && i > 0
-                && bytes[i - 1].is_ascii_digit()
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
-    };
-    let mut chains = Vec::new();
-    let mut probe = 12;
-    while probe < bytes.len() {
-        if !in_chain(probe) {
-            probe += 13;
-            continue;
-        }
-        let mut start = probe;
-        while start > 0 && in_chain(start - 1) {
-            start -= 1;
-        }
-        let (end, digits) = chain_at(bytes, start);
-        if digits >= 13 {
-            chains.push((start, end));
-        }
-        probe = end + 12;
-    }
-    chains
-}
-
 /// The (start, end) of each digit group of the chain starting at `start`.
 fn chain_groups(bytes: &[u8], start: usize) -> Vec<(usize, usize)> {
     let mut groups = Vec::new();
