@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from django_reqlog.event import RequestFacts
+from django_reqlog.request_facts import RequestFacts
 from tests.privacy_support import luhn_complete
 
 CARD = "4111111111111111"

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 
-from django_reqlog.event import RequestFacts
 from django_reqlog.handlers import ElasticsearchHandler
+from django_reqlog.request_facts import RequestFacts
 from tests.fixtures_es import leaf_paths, template_field_types
 
 pytestmark = pytest.mark.es
