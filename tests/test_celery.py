@@ -3,7 +3,7 @@ and trace, logs with them, and passes them on to the tasks it sends.
 
 The end-to-end tests run a real ``celery worker`` against the real Redis the
 test bed starts (tests/testbed/redisnode.py, so ``make test``; see
-tests/redis_support.py for when they skip).
+tests/helpers/redis_server.py for when they skip).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 import django_reqlog.celery as reqlog_celery
 from django_reqlog.context import RequestContext, _current, current_context
 from django_reqlog.request_id import _VALID_ID
-from tests.redis_support import redis_url
+from tests.helpers.redis_server import redis_url
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -82,13 +82,13 @@ def worker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Worker]:
         "REQLOG_TEST_CELERY_QUEUE": queue,
         "REQLOG_TEST_CELERY_LOG": str(log_file),
     }
-    command = [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker"]
+    command = [sys.executable, "-m", "celery", "-A", "tests.helpers.celery_app", "worker"]
     command += [f"--pool={request.param}", "--concurrency=1", "--loglevel=INFO", "-Q", queue]
     command += ["-n", f"{queue}@%h", "--without-gossip", "--without-mingle"]
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True
     )
-    from tests.celery_app import app
+    from tests.helpers.celery_app import app
 
     app.conf.update(broker_url=f"{url}/0", result_backend=f"{url}/1", task_default_queue=queue)
     try:
@@ -104,7 +104,7 @@ def worker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Worker]:
 
 
 @pytest.mark.redis
-@pytest.mark.urls("tests.integration_urls")
+@pytest.mark.urls("tests.helpers.integration_urls")
 def test_tasks_sent_from_a_request_log_with_its_id_and_trace(capture, worker):
     response = Client().get("/sends-task/", headers={"traceparent": TRACEPARENT})
     assert response.status_code == 202
@@ -119,7 +119,7 @@ def test_tasks_sent_from_a_request_log_with_its_id_and_trace(capture, worker):
         "reqlog_parent_span_id": request_span,
     }
     assert worker.result(first["second"]) == "done"
-    unrelated = worker.app.send_task("tests.celery_app.unrelated")  # outside any request
+    unrelated = worker.app.send_task("tests.helpers.celery_app.unrelated")  # outside any request
     assert worker.result(unrelated.id) == "done"
 
     one = worker.record("first task: from the view")
@@ -134,7 +134,7 @@ def test_tasks_sent_from_a_request_log_with_its_id_and_trace(capture, worker):
 
 
 @pytest.mark.redis
-@pytest.mark.urls("tests.integration_urls")
+@pytest.mark.urls("tests.helpers.integration_urls")
 def test_a_request_without_traceparent_still_passes_its_id(capture, worker):
     response = Client().get("/sends-task/")
     request_id = capture.only()["http"]["request"]["id"]
@@ -149,7 +149,7 @@ def test_a_request_without_traceparent_still_passes_its_id(capture, worker):
 
 
 @pytest.mark.redis
-@pytest.mark.urls("tests.integration_urls")
+@pytest.mark.urls("tests.helpers.integration_urls")
 def test_a_retry_keeps_the_headers_it_was_first_sent_with(capture, worker):
     response = Client().get("/sends-flaky-task/", headers={"traceparent": TRACEPARENT})
     event = capture.only()

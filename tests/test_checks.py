@@ -48,9 +48,9 @@ def test_default_configuration_is_clean():
         ({"REQLOG_REQUEST_ID_HEADER": "X Request Id"}, "django_reqlog.E006"),
         ({"REQLOG_SENSITIVE_FIELDS": "ssn"}, "django_reqlog.E007"),
         ({"REQLOG_REDACT_CALLBACK": "no.such.module"}, "django_reqlog.E008"),
-        ({"REQLOG_REDACT_CALLBACK": "tests.test_core_checks.NOT_CALLABLE"}, "django_reqlog.E008"),
+        ({"REQLOG_REDACT_CALLBACK": "tests.test_checks.NOT_CALLABLE"}, "django_reqlog.E008"),
         ({"REQLOG_SKIP_PATHS": [r"^/a", r"(?i)^/b"]}, "django_reqlog.E001"),
-        ({"REQLOG_REDACT_CALLBACK": "tests.broken_module.redact"}, "django_reqlog.E008"),
+        ({"REQLOG_REDACT_CALLBACK": "tests.helpers.broken_module.redact"}, "django_reqlog.E008"),
         ({"REQLOG_ENABLED": "no"}, "django_reqlog.E009"),
         ({"REQLOG_CAPTURE_RESPONSE_BODY": "false"}, "django_reqlog.E009"),
         ({"REQLOG_CAPTURE_REQUEST_BODY": 0}, "django_reqlog.E009"),
@@ -83,7 +83,7 @@ def test_valid_settings_pass():
         REQLOG_SKIP_PATHS=[r"^/static/"],
         REQLOG_TRUSTED_PROXIES=["10.0.0.0/8", "::1", "fd00::/8"],
         REQLOG_SAMPLE_RATE=0.25,
-        REQLOG_REDACT_CALLBACK="tests.test_core_checks.redact_ok",
+        REQLOG_REDACT_CALLBACK="tests.test_checks.redact_ok",
         MIDDLEWARE=GOOD_MIDDLEWARE,
     ):
         assert _ids() == []

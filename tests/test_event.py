@@ -15,8 +15,8 @@ from django.test import Client, override_settings
 from django_reqlog.event import RequestFacts, _cap, _mask_query, request_fields
 from django_reqlog.formatters import ECSFormatter
 from django_reqlog.masking import REDACTED, mask_pairs
-from tests.event_support import example_facts as _facts
-from tests.event_support import example_record as _record
+from tests.helpers.request_facts import example_facts as _facts
+from tests.helpers.request_facts import example_record as _record
 
 CARD = "4111111111111111"
 

@@ -23,7 +23,7 @@ from django_reqlog.context import RequestContext, current_context
 from django_reqlog.filters import RequestContextFilter
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.middleware import RequestLogMiddleware
-from tests.logging_support import KeepRecords
+from tests.helpers.log_capture import KeepRecords
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -71,7 +71,7 @@ def _get(client_class: type[Client] | type[AsyncClient], path: str, **headers: s
     assert response.status_code == 200
 
 
-@pytest.mark.urls("tests.integration_urls")
+@pytest.mark.urls("tests.helpers.integration_urls")
 @pytest.mark.parametrize(
     ("client_class", "path"),
     [
@@ -100,7 +100,7 @@ def test_app_logs_in_a_view_carry_the_events_ids(capture, app_records, client_cl
     assert (flat["request_id"], flat["trace_id"], flat["span_id"]) == ids
 
 
-@pytest.mark.urls("tests.integration_urls")
+@pytest.mark.urls("tests.helpers.integration_urls")
 def test_without_traceparent_the_trace_is_left_out(capture, app_records):
     Client().get("/sync-logs/")
     event = capture.only()
@@ -110,7 +110,7 @@ def test_without_traceparent_the_trace_is_left_out(capture, app_records):
     assert "trace" not in json.loads(ECSFormatter().format(record))
 
 
-@pytest.mark.urls("tests.integration_urls")
+@pytest.mark.urls("tests.helpers.integration_urls")
 def test_the_ids_are_there_only_during_the_request(capture, app_records):
     app_log = logging.getLogger("tests.integration.app")
     app_log.info("at startup", extra={"trace_id": "mine"})

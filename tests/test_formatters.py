@@ -13,8 +13,8 @@ from django.test import override_settings
 from logstash.formatter import LogstashFormatterVersion1
 
 from django_reqlog.formatters import ECS_VERSION, ConsoleFormatter, ECSFormatter, LogstashFormatter
-from tests.event_support import example_facts as _facts
-from tests.event_support import example_record as _record
+from tests.helpers.request_facts import example_facts as _facts
+from tests.helpers.request_facts import example_record as _record
 
 CREATED = 1764236572.123456  # 2025-11-27T09:42:52.123Z
 HOST = socket.gethostname()

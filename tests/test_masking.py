@@ -28,7 +28,7 @@ from django_reqlog.masking import (
     scrub_text,
     scrub_value,
 )
-from tests.masking_support import SSN
+from tests.helpers.masking_cases import SSN
 
 FAST = hsettings(
     max_examples=250,

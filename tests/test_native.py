@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from django_reqlog import masking
 from django_reqlog.conf import clear_caches
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from tests import masking_support as ms
-from tests.privacy_support import examples
+from tests.helpers import masking_cases as ms
+from tests.helpers.privacy import examples
 
 try:
     from django_reqlog import _native

@@ -26,9 +26,9 @@ from hypothesis import settings as hsettings
 from django_reqlog import _json, event, formatters, masking
 from django_reqlog.conf import clear_caches
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from tests import event_support as es
-from tests import masking_support as ms
-from tests.privacy_support import (
+from tests.helpers import masking_cases as ms
+from tests.helpers import request_facts as es
+from tests.helpers.privacy import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     examples,
@@ -248,7 +248,7 @@ def redact_username(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-@override_settings(REQLOG_REDACT_CALLBACK="tests.test_core_events.redact_username")
+@override_settings(REQLOG_REDACT_CALLBACK="tests.test_native_events.redact_username")
 def test_a_redact_callback_gets_the_python_fields():
     assert formatters._events_core() is None
     for formatter in FORMATTERS:

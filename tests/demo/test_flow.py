@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from django_reqlog.elastic.report.fields import lookup
-from tests.demo_support import demo_env, planted_secrets
+from tests.helpers.demo import demo_env, planted_secrets
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "example_project" / "demo.py"
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from tests.demo_support import demo_env, planted_secrets
-from tests.handlers_support import TCPReceiver, wait_for
+from tests.helpers.demo import demo_env, planted_secrets
+from tests.helpers.shipping import TCPReceiver, wait_for
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "example_project" / "demo.py"
 
 

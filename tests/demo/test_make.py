@@ -20,7 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def base_python() -> str:
@@ -62,5 +62,5 @@ def test_make_demo_in_a_fresh_clone(tmp_path: Path) -> None:
     assert (clone / "example_project" / "var" / "reqlog.ecs.json").stat().st_size > 0
     assert str(REPO / ".venv") not in output
     # Installing a virtualenv from scratch dominates; the demo itself is
-    # checked against its two-minute budget in test_demo_flow.
+    # checked against its two-minute budget in tests/demo/test_flow.py.
     assert elapsed < 900, f"make demo took {elapsed:.0f}s"

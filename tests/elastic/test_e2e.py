@@ -21,7 +21,7 @@ from django.test import Client, override_settings
 
 from django_reqlog.event import RequestFacts
 from django_reqlog.handlers import ElasticsearchHandler
-from tests.fixtures_es import leaf_paths, template_field_types
+from tests.helpers.es_fixtures import leaf_paths, template_field_types
 
 pytestmark = pytest.mark.es
 

@@ -29,7 +29,8 @@ from typing import Any
 
 import pytest
 
-from tests.elastic.stack_support import ELK, ROOT, filled_env, interpolate_tree, load_module
+from tests.elastic.stack_support import ELK, ROOT, filled_env, interpolate_tree
+from tests.helpers.script_modules import load_module
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read the compose file")
 

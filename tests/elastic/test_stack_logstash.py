@@ -31,11 +31,16 @@ from django.test import override_settings
 from django_reqlog.elastic.names import data_stream_name
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler, ShipperHandler
-from tests.fixtures_es import FULL_CAPTURE, full_request_record, leaf_paths, template_field_types
+from tests.helpers.es_fixtures import (
+    FULL_CAPTURE,
+    full_request_record,
+    leaf_paths,
+    template_field_types,
+)
 
 lscl_parser = pytest.importorskip("lscl.parser")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PIPELINE = REPO / "elk" / "logstash" / "pipeline" / "reqlog.conf"
 KAFKA_PIPELINE = REPO / "elk" / "logstash" / "pipeline" / "reqlog-kafka.conf"
 CONFIG = REPO / "elk" / "logstash" / "config"
@@ -578,7 +583,7 @@ def test_kafka_wire_format_is_one_json_event_per_message(tmp_path: Path) -> None
     one JSON object per message, which the main pipeline's filter leaves as it
     is and its output stores under the message key (the event id)."""
     from django_reqlog.handlers import KafkaHandler
-    from tests.kafka_support import consume_all, create_topic, kafka_settings
+    from tests.helpers.kafka_broker import consume_all, create_topic, kafka_settings
 
     kafka = kafka_settings()
     topic = create_topic(kafka.bootstrap)

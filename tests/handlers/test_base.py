@@ -27,7 +27,7 @@ from django_reqlog.event import EventMessage, RequestFacts, record_extra
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler
 from django_reqlog.handlers.base import _queued
-from tests.handlers_support import HTTPReceiver, wait_for
+from tests.helpers.shipping import HTTPReceiver, wait_for
 
 
 def _facts(n: int = 0) -> RequestFacts:

@@ -1,6 +1,6 @@
 """ElasticsearchHandler against the real Elasticsearch node of the test bed.
 
-The loopback proxy in ``handlers_support`` sits in front of the real node only
+The loopback proxy in ``tests/helpers/shipping.py`` sits in front of the real node only
 to make it unreachable for a while or to answer 429 for chosen items; every
 document that is stored is stored by the real node.
 """
@@ -24,9 +24,9 @@ from django_reqlog.formatters import ECSFormatter
 from django_reqlog.handlers import ElasticsearchHandler
 from django_reqlog.handlers.spool import SpoolFile
 from django_reqlog.handlers.status import directory_status
-from tests.handlers_support import ESProxy, TCPReceiver, wait_for
+from tests.helpers.shipping import ESProxy, TCPReceiver, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 FAST = {
     "flush_interval": 0.05,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from django_reqlog.handlers.queue_worker import SPOOL_DELAY
-from tests.handlers_support import (
+from tests.helpers.shipping import (
     MiB,
     kill_when_logged,
     spool_file_bytes,

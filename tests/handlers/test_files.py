@@ -2,7 +2,7 @@
 rotation, never raising, never sharing a descriptor across a fork.
 
 Several processes and gunicorn workers writing one file are in
-tests/test_files_under_gunicorn.py.
+tests/handlers/test_files_under_gunicorn.py.
 """
 
 from __future__ import annotations

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.elastic.stack_support import load_module
-from tests.files_support import (
+from tests.helpers.gunicorn_files import (
     LOG_NAME,
     REPO,
     drive,
@@ -30,9 +29,10 @@ from tests.files_support import (
     read_files,
     rotate_like_logrotate,
 )
+from tests.helpers.script_modules import load_module
 
 OURS = {"class": "django_reqlog.handlers.JSONLinesFileHandler"}
-SPLIT_WRITER = {"class": "tests.files_support.SplitWriteFileHandler"}
+SPLIT_WRITER = {"class": "tests.helpers.gunicorn_files.SplitWriteFileHandler"}
 
 
 def handler(kind: dict[str, str], directory: Path) -> dict[str, Any]:

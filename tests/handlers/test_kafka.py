@@ -27,8 +27,7 @@ from django_reqlog.handlers import KafkaHandler
 from django_reqlog.handlers.kafka import KafkaTransport
 from django_reqlog.handlers.spool import Item
 from django_reqlog.handlers.transport import SendResult
-from tests.handlers_support import wait_for
-from tests.kafka_support import (
+from tests.helpers.kafka_broker import (
     Broker,
     KafkaSettings,
     Message,
@@ -37,7 +36,8 @@ from tests.kafka_support import (
     create_topic,
     kafka_settings,
 )
-from tests.logging_support import attached
+from tests.helpers.log_capture import attached
+from tests.helpers.shipping import wait_for
 
 pytest.importorskip("confluent_kafka", reason="the kafka extra is not installed")
 

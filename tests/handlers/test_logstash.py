@@ -22,7 +22,7 @@ from django_reqlog.event import RequestFacts
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler, shipper_handlers
 from django_reqlog.handlers.status import directory_status
-from tests.handlers_support import (
+from tests.helpers.shipping import (
     HTTPReceiver,
     TCPReceiver,
     UDPReceiver,

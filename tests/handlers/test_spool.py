@@ -23,9 +23,9 @@ from django_reqlog.handlers import LogstashHandler
 from django_reqlog.handlers.metrics import ShipperMetrics
 from django_reqlog.handlers.spool import SpoolFile, SpoolStore
 from django_reqlog.handlers.status import directory_status
-from tests.handlers_support import TCPReceiver, free_port, reported_drops, wait_for
+from tests.helpers.shipping import TCPReceiver, free_port, reported_drops, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAST = {
     "flush_interval": 0.05,
     "retry_initial": 0.05,

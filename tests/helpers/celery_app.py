@@ -1,8 +1,8 @@
 """The Celery app of the Celery integration tests, laid out as Celery's
 "First steps with Django" guide lays out a project's ``proj/celery.py``.
 
-The test process imports it to send tasks (tests/integration_views.py); a real
-``celery worker`` started by tests/test_integrations_celery.py runs them,
+The test process imports it to send tasks (tests/helpers/integration_views.py); a real
+``celery worker`` started by tests/test_celery.py runs them,
 with Django set up by Celery's own Django fix-up (DJANGO_SETTINGS_MODULE).
 The worker's log records go through RequestContextFilter and ECSFormatter
 into the JSON-lines file named by REQLOG_TEST_CELERY_LOG.

@@ -1,4 +1,4 @@
-"""Settings for the test project under gunicorn in tests/test_files_under_gunicorn.py.
+"""Settings for the test project under gunicorn in tests/handlers/test_files_under_gunicorn.py.
 
 ``REQLOG_FILES_HANDLER`` (JSON) is the ``LOGGING`` entry of the one handler
 the ``django_reqlog`` logger writes through, so a test can run the same

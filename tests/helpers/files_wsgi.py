@@ -1,4 +1,4 @@
-"""The test project's WSGI application for tests/test_files_under_gunicorn.py.
+"""The test project's WSGI application for tests/handlers/test_files_under_gunicorn.py.
 
 gunicorn ``--preload`` imports it in the master, which logs one line before
 it forks its workers: the handler has then been used before the fork.

@@ -1,7 +1,7 @@
 """A real gunicorn with two workers writing one JSON-lines file, the traffic
 that drives it, and the reader that checks the files afterwards.
 
-Used by tests/test_files_under_gunicorn.py.
+Used by tests/handlers/test_files_under_gunicorn.py.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.handlers_support import free_port, wait_for
+from tests.helpers.shipping import free_port, wait_for
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOG_NAME = "reqlog.ndjson"
 
 
@@ -71,12 +71,12 @@ def gunicorn(
     port = free_port()
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="tests.files_settings",
+        DJANGO_SETTINGS_MODULE="tests.helpers.files_settings",
         REQLOG_FILES_HANDLER=json.dumps(handler),
         REQLOG_TEST_SETTINGS=json.dumps(settings or {}),
     )
     command = [
-        sys.executable, "-m", "gunicorn", "tests.files_wsgi:application", "--preload",
+        sys.executable, "-m", "gunicorn", "tests.helpers.files_wsgi:application", "--preload",
         "--workers", "2", "--worker-class", "gthread", "--threads", "4",
         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "30",
     ]  # fmt: skip

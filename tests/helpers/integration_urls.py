@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tests import integration_views
+from tests.helpers import integration_views
 
 urlpatterns = [
     path("sync-logs/", integration_views.sync_logs),

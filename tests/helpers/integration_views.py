@@ -24,7 +24,7 @@ async def async_logs(request: HttpRequest) -> HttpResponse:
 
 def sends_task(request: HttpRequest) -> JsonResponse:
     """Sends a Celery task (the Celery test's app, imported only when called)."""
-    from tests.celery_app import first
+    from tests.helpers.celery_app import first
 
     app_log.info("sending the task")
     result = first.delay("from the view")
@@ -32,6 +32,6 @@ def sends_task(request: HttpRequest) -> JsonResponse:
 
 
 def sends_flaky_task(request: HttpRequest) -> JsonResponse:
-    from tests.celery_app import flaky
+    from tests.helpers.celery_app import flaky
 
     return JsonResponse({"task_id": flaky.delay().id}, status=202)

@@ -1,4 +1,4 @@
-"""The real Kafka broker of the test bed, for tests/test_handlers_kafka.py.
+"""The real Kafka broker of the test bed, for tests/handlers/test_kafka.py.
 
 ``tests/testbed/kafkanode.py run --`` starts Apache Kafka's own broker and
 exports ``REQLOG_TEST_KAFKA_*``. Without them the tests that need it are
@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from tests.elastic.stack_support import load_module
+from tests.helpers.script_modules import load_module
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 kafkanode = load_module(ROOT / "tests" / "testbed" / "kafkanode.py", "reqlog_kafkanode")
 
 

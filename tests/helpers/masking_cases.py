@@ -1,5 +1,5 @@
-"""Generated input for the masking tests (tests/test_core_masking.py and
-tests/test_core_native.py): JSON documents in many spellings, broken ones,
+"""Generated input for the masking tests (tests/test_masking.py and
+tests/test_native.py): JSON documents in many spellings, broken ones,
 free text, form pairs and headers, each seeded with secrets of every kind
 the specification in docs/masking.md names."""
 
@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from django_reqlog.event import RequestFacts
-from tests.privacy_support import luhn_complete
+from tests.helpers.privacy import luhn_complete
 
 CARD = "4111111111111111"
 SSN = r"\b\d{3}-\d{2}-\d{4}\b"

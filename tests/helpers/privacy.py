@@ -1,4 +1,4 @@
-"""Shared pieces of the privacy and hostile-input suites (tests/test_privacy_*.py).
+"""Shared pieces of the privacy and hostile-input suites (tests/privacy/).
 
 * Hypothesis profiles with a fixed seed (``derandomize``) so every run of
   ``make test`` explores the same cases; ``REQLOG_HYPOTHESIS_PROFILE`` picks a
@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from django_reqlog.formatters import ConsoleFormatter, ECSFormatter, LogstashFormatter
-from tests.logging_support import attached
+from tests.helpers.log_capture import attached
 
 _COMMON: dict[str, Any] = {
     "derandomize": True,  # fixed seed: the same cases on every run and machine

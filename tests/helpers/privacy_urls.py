@@ -1,10 +1,10 @@
-"""URLs for tests/privacy_views.py, used with ``override_settings(ROOT_URLCONF=...)``."""
+"""URLs for tests/helpers/privacy_views.py, used with ``override_settings(ROOT_URLCONF=...)``."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from tests import privacy_views as views
+from tests.helpers import privacy_views as views
 
 urlpatterns = [
     path("echo/", views.echo, name="p-echo"),

@@ -1,4 +1,4 @@
-"""Views for the privacy and transparency suites (routed by tests/privacy_urls.py).
+"""Views for the privacy and transparency suites (routed by tests/helpers/privacy_urls.py).
 
 Each view reports what it saw of the request in its response, so comparing
 responses with and without the middleware compares what the application saw.

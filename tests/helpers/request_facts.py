@@ -1,4 +1,4 @@
-"""Generated request events for the formatting tests (tests/test_core_events.py):
+"""Generated request events for the formatting tests (tests/test_native_events.py):
 ``RequestFacts`` with every field drawn, hostile values included (control
 characters, lone surrogates, huge numbers, odd hosts and addresses, deep and
 broken JSON, multipart bodies, headers, route parameters), and the
@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from django_reqlog.event import EventMessage, RequestFacts, record_extra
-from tests import masking_support as ms
+from tests.helpers import masking_cases as ms
 
 CARD = ms.CARD
 JWT = "eyJhbGciOi.eyJzdWIiOi.sig"

@@ -3,7 +3,7 @@
 Each run is its own server process with its own settings, so what happens at
 startup (``AppConfig.ready``) happens as it would in production. The test
 gets the responses, the server's stderr and the events the ``django_reqlog``
-logger wrote (see ``tests/server_settings.py``).
+logger wrote (see ``tests/helpers/server_settings.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.handlers_support import free_port, wait_for
+from tests.helpers.shipping import free_port, wait_for
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -101,7 +101,7 @@ def serve(
     events = tmp / f"{server}-events.jsonl"
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="tests.server_settings",
+        DJANGO_SETTINGS_MODULE="tests.helpers.server_settings",
         REQLOG_TEST_SETTINGS=json.dumps(settings),
         REQLOG_TEST_EVENTS=str(events),
     )

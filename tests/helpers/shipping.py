@@ -358,7 +358,7 @@ def make_tls_files(directory: str) -> tuple[str, str]:
 
 # -- processes that log through a shipper whose sink is down -----------------------
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 
 # Events logged through a handler whose sink is down (a port nobody listens

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from django_reqlog.client_ip import parse_ip, resolve_client_ip
 from django_reqlog.middleware import RequestLogMiddleware
-from tests.privacy_support import (
+from tests.helpers.privacy import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,

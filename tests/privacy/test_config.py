@@ -12,7 +12,7 @@ from django.test import RequestFactory, override_settings
 
 from django_reqlog.masking import is_sensitive_key, scrub_free_text, scrub_text
 from django_reqlog.middleware import RequestLogMiddleware
-from tests.privacy_support import collecting
+from tests.helpers.privacy import collecting
 
 CALLS: list[dict[str, Any]] = []
 
@@ -76,7 +76,7 @@ def test_added_value_patterns():
     assert all("ACME-1234" not in line for line in lines)
 
 
-@override_settings(REQLOG_REDACT_CALLBACK="tests.test_privacy_config.drop_username")
+@override_settings(REQLOG_REDACT_CALLBACK="tests.privacy.test_config.drop_username")
 def test_dotted_path_callback_receives_masked_fields_and_its_result_is_logged():
     CALLS.clear()
     doc, lines = one_event({"password": "cb-secret", "note": "visible-note"})
@@ -94,7 +94,7 @@ def test_dotted_path_callback_receives_masked_fields_and_its_result_is_logged():
     assert all("visible-note" not in line for line in lines)
 
 
-@override_settings(REQLOG_REDACT_CALLBACK="tests.test_privacy_config.explode")
+@override_settings(REQLOG_REDACT_CALLBACK="tests.privacy.test_config.explode")
 def test_raising_callback_keeps_builtin_masking(capsys):
     doc, lines = one_event({"password": "cb-secret-2", "note": "n"})
     assert json.loads(doc["http"]["request"]["body"]["content"]) == {
@@ -105,7 +105,7 @@ def test_raising_callback_keeps_builtin_masking(capsys):
     assert "REQLOG_REDACT_CALLBACK failed" in capsys.readouterr().err
 
 
-@override_settings(REQLOG_REDACT_CALLBACK="tests.test_privacy_config.no_such_function")
+@override_settings(REQLOG_REDACT_CALLBACK="tests.privacy.test_config.no_such_function")
 def test_unimportable_callback_keeps_builtin_masking():
     doc, _ = one_event({"token": "cb-secret-3"})
     assert json.loads(doc["http"]["request"]["body"]["content"]) == {"token": "[REDACTED]"}

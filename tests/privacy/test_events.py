@@ -24,7 +24,7 @@ from django_reqlog.event import MAX_HEADER_VALUE, MAX_HEADERS
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.masking import mask_json_text
 from django_reqlog.middleware import RequestLogMiddleware
-from tests.privacy_support import (
+from tests.helpers.privacy import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,

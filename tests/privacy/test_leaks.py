@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from django_reqlog.middleware import RequestLogMiddleware
-from tests.privacy_support import (
+from tests.helpers.privacy import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
@@ -682,7 +682,7 @@ def test_stack_trace_masks_secrets_in_exception_message():
 
 
 @override_settings(
-    ROOT_URLCONF="tests.privacy_urls",
+    ROOT_URLCONF="tests.helpers.privacy_urls",
     REQLOG_CAPTURE_HEADERS=True,
     REQLOG_CAPTURE_RESPONSE_BODY=True,
 )

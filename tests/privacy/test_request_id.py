@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from django_reqlog.middleware import RequestLogMiddleware
-from tests.privacy_support import (
+from tests.helpers.privacy import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,

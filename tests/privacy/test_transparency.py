@@ -3,7 +3,7 @@
 Every generated request is sent twice through the Django test client, once
 with the full middleware stack including RequestLogMiddleware (logging
 enabled, request and response body capture and header capture on) and once
-with RequestLogMiddleware removed. The views (tests/privacy_views.py) report
+with RequestLogMiddleware removed. The views (tests/helpers/privacy_views.py) report
 what they read of the request in their response, in the order the ``mode``
 parameter asks for, so comparing status, headers (except X-Request-ID) and
 the sha256 of the response bytes compares what the application saw too.
@@ -27,7 +27,7 @@ from django.test.client import encode_multipart
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.privacy_support import (
+from tests.helpers.privacy import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
@@ -64,11 +64,11 @@ KINDS = ["empty", "json", "form", "multipart", "binary", "invalid-utf8", "gzip",
 
 @contextmanager
 def clients() -> Iterator[tuple[Client, Client]]:
-    """(with our middleware, without it), both routed to tests/privacy_urls.py."""
+    """(with our middleware, without it), both routed to tests/helpers/privacy_urls.py."""
     without = [m for m in settings.MIDDLEWARE if m != OURS]
     assert len(without) == len(settings.MIDDLEWARE) - 1
     with override_settings(
-        ROOT_URLCONF="tests.privacy_urls",
+        ROOT_URLCONF="tests.helpers.privacy_urls",
         REQLOG_CAPTURE_RESPONSE_BODY=True,
         REQLOG_CAPTURE_HEADERS=True,
     ):

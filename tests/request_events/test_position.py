@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 
-from tests import position_support
+from tests.helpers import position_middleware
 
 pytestmark = pytest.mark.django_db
 
@@ -69,16 +69,16 @@ def test_security_middleware_redirect_is_logged(capture: Any) -> None:
 def test_duration_covers_the_middleware_below_the_first(capture: Any) -> None:
     """A middleware right below the first entry takes time before and after
     the rest of the stack; the event's duration contains all of it."""
-    stack = [settings.MIDDLEWARE[0], "tests.position_support.TimedMiddleware"]
-    position_support.TIMINGS.clear()
+    stack = [settings.MIDDLEWARE[0], "tests.helpers.position_middleware.TimedMiddleware"]
+    position_middleware.TIMINGS.clear()
     with override_settings(MIDDLEWARE=[*stack, *settings.MIDDLEWARE[1:]]):
         Client().get("/hello/")
-    (timed,) = position_support.TIMINGS
+    (timed,) = position_middleware.TIMINGS
     assert capture.only()["event"]["duration"] >= timed
 
 
 def test_body_a_middleware_below_the_first_reads_is_captured(capture: Any) -> None:
-    stack = [settings.MIDDLEWARE[0], "tests.position_support.FormReaderMiddleware"]
+    stack = [settings.MIDDLEWARE[0], "tests.helpers.position_middleware.FormReaderMiddleware"]
     upload = SimpleUploadedFile("b.bin", b"\x00" * 500, content_type="application/octet-stream")
     with override_settings(MIDDLEWARE=[*stack, *settings.MIDDLEWARE[1:]]):
         response = Client().post("/form/", data={"title": "holiday", "file": upload})

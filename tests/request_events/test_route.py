@@ -25,8 +25,8 @@ from django_reqlog import middleware
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler
 from django_reqlog.middleware import RequestLogMiddleware
-from tests.handlers_support import HTTPReceiver, TCPReceiver, wait_for
-from tests.logging_support import KeepRecords, attached, tenant_record_factory
+from tests.helpers.log_capture import KeepRecords, attached, tenant_record_factory
+from tests.helpers.shipping import HTTPReceiver, TCPReceiver, wait_for
 
 pytestmark = pytest.mark.django_db
 

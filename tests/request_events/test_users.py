@@ -33,7 +33,7 @@ from django_reqlog.middleware import RequestLogMiddleware
 pytestmark = pytest.mark.django_db
 
 OURS = "django_reqlog.middleware.RequestLogMiddleware"
-LAZY_HEADER_USER = "tests.auth_support.LazyHeaderUserMiddleware"
+LAZY_HEADER_USER = "tests.helpers.auth_middleware.LazyHeaderUserMiddleware"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ESNODE = Path(__file__).resolve().parent / "testbed" / "esnode.py"
+ESNODE = Path(__file__).resolve().parent / "esnode.py"
 
 
 def run_esnode(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

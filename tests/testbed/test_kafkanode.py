@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.elastic.stack_support import load_module
+from tests.helpers.script_modules import load_module
 
-KAFKANODE = Path(__file__).resolve().parent / "testbed" / "kafkanode.py"
+KAFKANODE = Path(__file__).resolve().parent / "kafkanode.py"
 
 
 def run_kafkanode(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -73,7 +73,7 @@ def test_kafka_tests_skip_or_fail_without_a_broker(required: str, outcome: str) 
             "-q",
             "-p",
             "no:randomly",
-            "tests/test_handlers_kafka.py::test_each_request_arrives_once_keyed_by_its_event_id",
+            "tests/handlers/test_kafka.py::test_each_request_arrives_once_keyed_by_its_event_id",
         ],
         env=env,
         capture_output=True,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis_support import redis_url
+from tests.helpers.redis_server import redis_url
 
-REDISNODE = Path(__file__).resolve().parent / "testbed" / "redisnode.py"
+REDISNODE = Path(__file__).resolve().parent / "redisnode.py"
 
 # Prints what the command was given and whether Redis answers it (redis-py).
 PROBE = """
