@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 STAMP42 := $(VENV42)/.installed
 PYTEST_ARGS ?=
 # Editing the compiled core (native/) reinstalls, which rebuilds it.
-NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(shell find native/src -name "*.rs")
 
 .PHONY: help venv lint typecheck test test-core test-dj42 test-reference test-native test-no-rust demo bench clean es-start es-stop kafka-start kafka-stop redis-start redis-stop elastalert-venv
 

@@ -20,31 +20,33 @@ def parse_ip(value: str) -> IPAddress | None:
     Anything that is not plainly an address is rejected rather than guessed at,
     so an obfuscated or malformed hop can never be logged as the client.
     """
-    text = value.strip().strip('"')
-    if not text or len(text) > 64:
+    text = _host_part(value.strip().strip('"'))
+    if text is None:
         return None
-    if text.startswith("["):
-        end = text.find("]")
-        if end == -1:
-            return None
-        rest = text[end + 1 :]
-        if rest and not (rest[0] == ":" and is_port(rest[1:])):
-            return None
-        text = text[1:end]
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-        if not is_port(port):
-            return None
-        text = host
-    text = text.split("%", 1)[0]
     # ipaddress accepts only canonical dotted quads (no octal, hex or short forms).
     try:
-        address = ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def _host_part(text: str) -> str | None:
+    """The address of one hop without its brackets and port, or None."""
+    if not text or len(text) > 64:
+        return None
+    if text.startswith("["):
+        end = text.find("]")
+        rest = text[end + 1 :]
+        if end == -1 or (rest and not (rest[0] == ":" and is_port(rest[1:]))):
+            return None
+        return text[1:end]
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host if is_port(port) else None
+    return text
 
 
 def is_port(text: str) -> bool:

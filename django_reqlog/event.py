@@ -465,27 +465,44 @@ def _body(
     truncated = size > len(prefix)
     if not prefix:
         return ("" if not size else None), "empty" if not size else "unread", truncated
+    content, kind = _content(
+        prefix,
+        size,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        sensitive_post=sensitive_post,
+        parts=parts,
+    )
+    return content, kind, truncated
+
+
+def _content(
+    prefix: bytes,
+    size: int,
+    *,
+    content_type: str,
+    content_encoding: str,
+    sensitive_post: frozenset[str] | None,
+    parts: tuple[tuple[bytes, int, bool], ...] | None,
+) -> tuple[str, str]:
+    """``(content, kind)`` of a non-empty captured body prefix, by its type."""
     mime = content_type.split(";", 1)[0].strip().lower()
     encoding = content_encoding.strip().lower()
     if encoding and encoding != "identity":
-        return _placeholder("binary", content_type, size, encoding), "binary", truncated
+        return _placeholder("binary", content_type, size, encoding), "binary"
     if mime == "multipart/form-data":
-        return _multipart(prefix, content_type, sensitive_post, parts), "multipart", truncated
-    if mime and not is_textual(mime):
-        return _placeholder("binary", content_type, size), "binary", truncated
-    if not mime and b"\x00" in prefix:
-        return _placeholder("binary", "", size), "binary", truncated
+        return _multipart(prefix, content_type, sensitive_post, parts), "multipart"
+    if (mime and not is_textual(mime)) or (not mime and b"\x00" in prefix):
+        return _placeholder("binary", content_type if mime else "", size), "binary"
     text = prefix.decode("utf-8", "replace")
     if "json" in mime or (not mime and text.lstrip()[:1] in ("{", "[")):
-        return mask_json_text(text, sensitive_post), "json", truncated
+        return mask_json_text(text, sensitive_post), "json"
     if mime == "application/x-www-form-urlencoded":
         pairs = parse_qsl(text, keep_blank_values=True)
-        return (
-            urlencode(mask_pairs(pairs, sensitive_post), safe="[]/:,", errors="backslashreplace"),
-            "form",
-            truncated,
-        )
-    return scrub_free_text(text), "text", truncated
+        return urlencode(
+            mask_pairs(pairs, sensitive_post), safe="[]/:,", errors="backslashreplace"
+        ), "form"
+    return scrub_free_text(text), "text"
 
 
 def _placeholder(kind: str, content_type: str, size: int, encoding: str = "") -> str:

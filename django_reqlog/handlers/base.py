@@ -86,6 +86,17 @@ def check_str(name: str, value: object, *, optional: bool = False) -> str | None
     return value
 
 
+def check_str_pair(value: object, message: str) -> tuple[str, str]:
+    """Two strings as a tuple or list (credentials), or TypeError(message)."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(isinstance(part, str) for part in value)
+    ):
+        raise TypeError(message)
+    return (value[0], value[1])
+
+
 def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, not {type(value).__name__}")

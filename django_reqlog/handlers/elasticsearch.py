@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from .base import ShipperHandler, check_bool, check_str
+from .base import ShipperHandler, check_bool, check_str, check_str_pair
 from .spool import Item
 from .transport import SendResult
 
@@ -118,36 +118,9 @@ class ElasticsearchHandler(ShipperHandler):
         client_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
-        if isinstance(hosts, str):
-            hosts = [hosts]
-        if not isinstance(hosts, (list, tuple)) or not hosts:
-            raise TypeError("hosts must be a URL string or a non-empty list of URL strings")
-        for host in hosts:
-            check_str("hosts[]", host)
-        self.hosts = list(hosts)
-        self.index = check_str("index", index) or DEFAULT_INDEX
-        if self.index != self.index.lower() or self.index.startswith(("-", "_", "+")):
-            raise ValueError(f"index {self.index!r} is not a valid Elasticsearch index name")
-        if client_options is not None and not isinstance(client_options, dict):
-            raise TypeError("client_options must be a dict")
-        client: dict[str, Any] = dict(client_options or {})
-        if api_key is not None:
-            if isinstance(api_key, (tuple, list)):
-                if len(api_key) != 2 or not all(isinstance(p, str) for p in api_key):
-                    raise TypeError("api_key must be a str or an (id, api_key) pair of str")
-                client["api_key"] = (api_key[0], api_key[1])
-            else:
-                client["api_key"] = check_str("api_key", api_key)
-        if basic_auth is not None:
-            if (
-                not isinstance(basic_auth, (tuple, list))
-                or len(basic_auth) != 2
-                or not all(isinstance(p, str) for p in basic_auth)
-            ):
-                raise TypeError("basic_auth must be a (username, password) pair of str")
-            if api_key is not None:
-                raise ValueError("give api_key or basic_auth, not both")
-            client["basic_auth"] = (basic_auth[0], basic_auth[1])
+        self.hosts = _checked_hosts(hosts)
+        self.index = _checked_index(index)
+        client = _client_options(client_options, api_key, basic_auth)
         if ca_certs is not None:
             client["ca_certs"] = check_str("ca_certs", ca_certs)
         client["verify_certs"] = check_bool("verify_certs", verify_certs)
@@ -169,3 +142,40 @@ class ElasticsearchHandler(ShipperHandler):
         from django_reqlog.formatters import ECSFormatter
 
         return ECSFormatter()
+
+
+def _checked_hosts(hosts: object) -> list[str]:
+    if isinstance(hosts, str):
+        hosts = [hosts]
+    if not isinstance(hosts, (list, tuple)) or not hosts:
+        raise TypeError("hosts must be a URL string or a non-empty list of URL strings")
+    for host in hosts:
+        check_str("hosts[]", host)
+    return list(hosts)
+
+
+def _checked_index(index: object) -> str:
+    name = check_str("index", index) or DEFAULT_INDEX
+    if name != name.lower() or name.startswith(("-", "_", "+")):
+        raise ValueError(f"index {name!r} is not a valid Elasticsearch index name")
+    return name
+
+
+def _client_options(client_options: object, api_key: object, basic_auth: object) -> dict[str, Any]:
+    """The client's keyword arguments: the caller's options plus credentials."""
+    if client_options is not None and not isinstance(client_options, dict):
+        raise TypeError("client_options must be a dict")
+    client: dict[str, Any] = dict(client_options or {})
+    if isinstance(api_key, (tuple, list)):
+        client["api_key"] = check_str_pair(
+            api_key, "api_key must be a str or an (id, api_key) pair of str"
+        )
+    elif api_key is not None:
+        client["api_key"] = check_str("api_key", api_key)
+    if basic_auth is not None:
+        client["basic_auth"] = check_str_pair(
+            basic_auth, "basic_auth must be a (username, password) pair of str"
+        )
+        if api_key is not None:
+            raise ValueError("give api_key or basic_auth, not both")
+    return client

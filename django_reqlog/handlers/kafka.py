@@ -308,6 +308,32 @@ def _client_options(value: object) -> dict[str, Any]:
     return dict(value)
 
 
+def _topic(value: object) -> str:
+    topic = check_str("topic", value) or DEFAULT_TOPIC
+    if not _TOPIC.fullmatch(topic) or topic in (".", ".."):
+        raise ValueError(
+            f"topic {topic!r} is not a valid Kafka topic name "
+            "(1-249 characters of A-Z, a-z, 0-9, '.', '_' and '-')"
+        )
+    return topic
+
+
+def _tls_files(
+    tls: bool, ca_certs: object, certfile: object, keyfile: object
+) -> dict[str, str | None]:
+    """librdkafka's TLS file properties, checked against ``tls``."""
+    files = {
+        "ssl.ca.location": check_str("ca_certs", ca_certs, optional=True),
+        "ssl.certificate.location": check_str("certfile", certfile, optional=True),
+        "ssl.key.location": check_str("keyfile", keyfile, optional=True),
+    }
+    if not tls and any(files.values()):
+        raise ValueError("ca_certs, certfile, keyfile and verify_certs need tls=True")
+    if bool(files["ssl.certificate.location"]) != bool(files["ssl.key.location"]):
+        raise ValueError("certfile and keyfile go together")
+    return files
+
+
 class KafkaHandler(ShipperHandler):
     """Ship records to a Kafka topic (ECS JSON, keyed by event id) from a worker thread.
 
@@ -334,24 +360,13 @@ class KafkaHandler(ShipperHandler):
         **options: Any,
     ) -> None:
         self.bootstrap_servers = _servers(bootstrap_servers)
-        self.topic = check_str("topic", topic) or DEFAULT_TOPIC
-        if not _TOPIC.fullmatch(self.topic) or self.topic in (".", ".."):
-            raise ValueError(
-                f"topic {self.topic!r} is not a valid Kafka topic name "
-                "(1-249 characters of A-Z, a-z, 0-9, '.', '_' and '-')"
-            )
+        self.topic = _topic(topic)
         self.acks = _acks(acks)
         self.tls = check_bool("tls", tls)
-        tls_files = {
-            "ssl.ca.location": check_str("ca_certs", ca_certs, optional=True),
-            "ssl.certificate.location": check_str("certfile", certfile, optional=True),
-            "ssl.key.location": check_str("keyfile", keyfile, optional=True),
-        }
+        tls_files = _tls_files(self.tls, ca_certs, certfile, keyfile)
         verify = check_bool("verify_certs", verify_certs)
-        if not self.tls and (any(tls_files.values()) or not verify):
+        if not self.tls and not verify:
             raise ValueError("ca_certs, certfile, keyfile and verify_certs need tls=True")
-        if bool(tls_files["ssl.certificate.location"]) != bool(tls_files["ssl.key.location"]):
-            raise ValueError("certfile and keyfile go together")
         sasl = _sasl(sasl_mechanism, sasl_username, sasl_password)
         protocol = ("SASL_" if sasl else "") + ("SSL" if self.tls else "PLAINTEXT")
         config: dict[str, Any] = {

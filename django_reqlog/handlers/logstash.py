@@ -11,7 +11,7 @@ import socket
 import ssl
 from typing import Any
 
-from .base import ShipperHandler, check_bool, check_str
+from .base import ShipperHandler, check_bool, check_str, check_str_pair
 from .spool import Item
 from .transport import SendResult
 
@@ -178,6 +178,14 @@ class HTTPTransport:
             self.conn = None
 
 
+def _port(port: object) -> int:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
+    if not 0 < port < 65536:
+        raise ValueError(f"port must be between 1 and 65535, got {port}")
+    return port
+
+
 class LogstashHandler(ShipperHandler):
     """Ship records to Logstash from a worker thread, spooling through outages.
 
@@ -201,11 +209,7 @@ class LogstashHandler(ShipperHandler):
         **options: Any,
     ) -> None:
         self.host = check_str("host", host) or ""
-        if isinstance(port, bool) or not isinstance(port, int):
-            raise TypeError(f"port must be an int, not {type(port).__name__}")
-        if not 0 < port < 65536:
-            raise ValueError(f"port must be between 1 and 65535, got {port}")
-        self.port = port
+        self.port = _port(port)
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}; got {transport!r}")
         self.transport = transport
@@ -219,16 +223,13 @@ class LogstashHandler(ShipperHandler):
         self.http_path = check_str("http_path", http_path) or "/"
         if not self.http_path.startswith("/"):
             raise ValueError("http_path must start with '/'")
+        self.basic_auth = None
         if basic_auth is not None:
-            if (
-                not isinstance(basic_auth, (tuple, list))
-                or len(basic_auth) != 2
-                or not all(isinstance(part, str) for part in basic_auth)
-            ):
-                raise TypeError("basic_auth must be a (username, password) pair of str")
+            self.basic_auth = check_str_pair(
+                basic_auth, "basic_auth must be a (username, password) pair of str"
+            )
             if transport != "http":
                 raise ValueError("basic_auth needs the http transport")
-        self.basic_auth = (basic_auth[0], basic_auth[1]) if basic_auth else None
         scheme = {"tcp": "tcp", "udp": "udp", "http": "http"}[transport]
         if self.tls:
             scheme = {"tcp": "tls", "http": "https"}[transport]
