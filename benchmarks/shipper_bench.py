@@ -43,14 +43,13 @@ from tests.helpers.shipping import (  # noqa: E402
     ESProxy,
     MiB,
     TCPReceiver,
-    free_port,
     kill_when_logged,
     spool_file_bytes,
     spooled_messages,
     start_outage,
     start_steady,
-    wait_for,
 )
+from tests.helpers.waiting import free_port, wait_for  # noqa: E402
 
 BODY = json.dumps({"items": [{"sku": f"SKU-{i:04d}", "qty": i} for i in range(40)]})[:1024]
 LOGGER = logging.getLogger("django_reqlog")

@@ -19,12 +19,9 @@ from rest_framework.authtoken.models import Token
 from django_reqlog.middleware import RequestLogMiddleware
 from django_reqlog.request_id import RequestIDFilter, get_request_id
 from tests.views import Boom
+from tests.views import plain_ok as _view
 
 pytestmark = pytest.mark.django_db
-
-
-def _view(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
 
 
 async def _async_view(request: HttpRequest) -> HttpResponse:

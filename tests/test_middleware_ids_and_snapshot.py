@@ -7,11 +7,11 @@ import re
 import uuid
 
 import pytest
-from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 
 from django_reqlog import middleware
 from django_reqlog.middleware import RequestLogMiddleware, new_id
+from tests.views import plain_ok as _view
 
 UUID4_HEX = re.compile(r"[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}")
 
@@ -42,10 +42,6 @@ def test_forked_child_never_reuses_the_parents_ids():
     os.waitpid(pid, 0)
     assert pending == "0"
     assert child_id not in parent_pending
-
-
-def _view(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok")
 
 
 def test_settings_snapshot_follows_override_settings(capture):

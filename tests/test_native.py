@@ -30,6 +30,7 @@ from django_reqlog.conf import clear_caches
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from tests.helpers import masking_cases as ms
 from tests.helpers.privacy import examples
+from tests.helpers.request_facts import masking_record
 
 try:
     from django_reqlog import _native
@@ -188,7 +189,7 @@ def test_header_values_agree(settings_variant, header):
 def _formatted(args: tuple[Any, ...], native: bool, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(masking, "_NATIVE_ON", native)
     clear_caches(setting="REQLOG_SENSITIVE_FIELDS")  # the event module's memos too
-    record = ms.event_record(*args)
+    record = masking_record(*args)
     return [ECSFormatter().format(record), LogstashFormatter().format(record)]
 
 

@@ -17,7 +17,8 @@ import pytest
 from django.core.management import call_command
 
 from tests.helpers.demo import demo_env, planted_secrets
-from tests.helpers.shipping import TCPReceiver, wait_for
+from tests.helpers.shipping import TCPReceiver
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

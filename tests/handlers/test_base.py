@@ -27,16 +27,18 @@ from django_reqlog.event import EventMessage, RequestFacts, record_extra
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler
 from django_reqlog.handlers.base import _queued
-from tests.helpers.shipping import HTTPReceiver, wait_for
+from tests.helpers.request_facts import facts_with
+from tests.helpers.shipping import HTTPReceiver
+from tests.helpers.waiting import wait_for
 
 
 def _facts(n: int = 0) -> RequestFacts:
-    return RequestFacts(
+    return facts_with(
         event_id=f"{n:032x}", request_id=f"req-{n}", started_at=1_700_000_000.0 + n,
-        method="POST", scheme="https", host="api.example.com:8443", path=f"/api/items/{n}/",
-        query_string="token=s3cret&page=2", http_version="HTTP/1.1", remote_addr="10.0.0.7",
+        host="api.example.com:8443", path=f"/api/items/{n}/",
+        query_string="token=s3cret&page=2", remote_addr="10.0.0.7",
         forwarded_for="203.0.113.9", user_agent="pytest", referer="https://a.example/?code=x",
-        content_type="application/json", content_length=48, content_encoding="",
+        content_type="application/json", content_length=48,
         headers=[("host", "api.example.com:8443"), ("authorization", "Bearer abcdefghijkl")],
         body_prefix=b'{"password": "hunter2x", "items": [1, 2, 3], "n": 4}', body_bytes=48,
         route="api/items/<int:n>/", view="items", status=201, user_id="7", username="alice",

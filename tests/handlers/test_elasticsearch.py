@@ -24,17 +24,12 @@ from django_reqlog.formatters import ECSFormatter
 from django_reqlog.handlers import ElasticsearchHandler
 from django_reqlog.handlers.spool import SpoolFile
 from django_reqlog.handlers.status import directory_status
-from tests.helpers.shipping import ESProxy, TCPReceiver, wait_for
+from tests.helpers.handlers import Shippers, record
+from tests.helpers.shipping import ESProxy, TCPReceiver
+from tests.helpers.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
-FAST = {
-    "flush_interval": 0.05,
-    "retry_initial": 0.05,
-    "retry_max": 0.3,
-    "close_timeout": 10.0,
-    "metrics_interval": None,
-}
 
 
 class NumberFormatter(logging.Formatter):
@@ -44,12 +39,6 @@ class NumberFormatter(logging.Formatter):
         doc = {"@timestamp": "2026-01-01T00:00:00Z", "message": record.getMessage()}
         doc["n"] = record.__dict__.get("n")
         return json.dumps(doc)
-
-
-def record(message: str, **extra: Any) -> logging.LogRecord:
-    rec = logging.LogRecord("tests.es", logging.INFO, __file__, 1, message, (), None)
-    rec.__dict__.update(extra)
-    return rec
 
 
 @pytest.fixture
@@ -70,22 +59,16 @@ def auth(es_settings: dict[str, str]) -> dict[str, Any]:
 
 @pytest.fixture
 def make_handler(
-    tmp_path: Path, es_settings: dict[str, str]
-) -> Iterator[Callable[..., ElasticsearchHandler]]:
-    made: list[ElasticsearchHandler] = []
-
+    shippers: Shippers, es_settings: dict[str, str]
+) -> Callable[..., ElasticsearchHandler]:
     def make(index: str, url: str | None = None, **options: Any) -> ElasticsearchHandler:
         credentials = auth(es_settings)
         if url is not None:  # the loopback proxy speaks plain HTTP
             credentials.pop("ca_certs", None)
-        kwargs = {**FAST, **credentials, "spool_dir": str(tmp_path / "spool"), **options}
-        handler = ElasticsearchHandler(url or es_settings["url"], index=index, **kwargs)
-        made.append(handler)
-        return handler
+        kwargs = {"close_timeout": 10.0, **credentials, **options}
+        return shippers.make(ElasticsearchHandler, url or es_settings["url"], index=index, **kwargs)
 
-    yield make
-    for handler in made:
-        handler.close()
+    return make
 
 
 def stored_ids(es_client: Any, index: str) -> list[str]:

@@ -7,6 +7,7 @@ tests/handlers/test_files_under_gunicorn.py.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -21,12 +22,10 @@ from hypothesis import strategies as st
 from django_reqlog import _stderr
 from django_reqlog.formatters import ECSFormatter
 from django_reqlog.handlers import JSONLinesFileHandler
+from tests.helpers.handlers import record as plain_record
 
-
-def record(message: str, **extra: Any) -> logging.LogRecord:
-    rec = logging.LogRecord("django_reqlog", logging.INFO, __file__, 1, message, None, None)
-    rec.__dict__.update(extra)
-    return rec
+# The package's own logger, as the middleware's records have.
+record = functools.partial(plain_record, name="django_reqlog")
 
 
 def lines(path: Path) -> list[str]:

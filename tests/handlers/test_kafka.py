@@ -15,7 +15,7 @@ import logging.config
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import redirect_stderr
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from django_reqlog.handlers import KafkaHandler
 from django_reqlog.handlers.kafka import KafkaTransport
 from django_reqlog.handlers.spool import Item
 from django_reqlog.handlers.transport import SendResult
+from tests.helpers.handlers import FAST, Shippers, record
 from tests.helpers.kafka_broker import (
     Broker,
     KafkaSettings,
@@ -37,24 +38,12 @@ from tests.helpers.kafka_broker import (
     kafka_settings,
 )
 from tests.helpers.log_capture import attached
-from tests.helpers.shipping import wait_for
+from tests.helpers.waiting import wait_for
 
 pytest.importorskip("confluent_kafka", reason="the kafka extra is not installed")
 
-FAST = {
-    "flush_interval": 0.05,
-    "retry_initial": 0.05,
-    "retry_max": 0.5,
-    "close_timeout": 10.0,
-    "metrics_interval": None,
-}
+KAFKA_FAST = {**FAST, "retry_max": 0.5, "close_timeout": 10.0}
 needs_broker = pytest.mark.kafka
-
-
-def record(message: str, **extra: Any) -> logging.LogRecord:
-    rec = logging.LogRecord("tests.kafka", logging.INFO, __file__, 1, message, (), None)
-    rec.__dict__.update(extra)
-    return rec
 
 
 @pytest.fixture
@@ -73,18 +62,12 @@ def broker(kafka: KafkaSettings) -> Broker:
 
 
 @pytest.fixture
-def make_handler(tmp_path: Path) -> Iterator[Callable[..., KafkaHandler]]:
-    made: list[KafkaHandler] = []
-
+def make_handler(shippers: Shippers, tmp_path: Path) -> Callable[..., KafkaHandler]:
     def make(*args: Any, **options: Any) -> KafkaHandler:
-        kwargs = {**FAST, "spool_dir": str(tmp_path / f"spool-{len(made)}"), **options}
-        handler = KafkaHandler(*args, **kwargs)
-        made.append(handler)
-        return handler
+        spool_dir = str(tmp_path / f"spool-{len(shippers.made)}")  # a spool each
+        return shippers.make(KafkaHandler, *args, **{**KAFKA_FAST, "spool_dir": spool_dir, **options})
 
-    yield make
-    for handler in made:
-        handler.close()
+    return make
 
 
 def drive_requests(prefix: str, count: int) -> list[str]:
@@ -346,7 +329,7 @@ def test_a_frozen_broker_never_holds_up_a_request(
     """While a send waits on a SIGSTOPped broker, requests complete: every
     request below finishes while that one send has not returned."""
     handler = ObservedKafkaHandler(
-        kafka.bootstrap, topic=topic, timeout=300.0, spool_dir=str(tmp_path), **FAST
+        kafka.bootstrap, topic=topic, timeout=300.0, spool_dir=str(tmp_path), **KAFKA_FAST
     )
     try:
         with attached(handler, logging.INFO):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -9,7 +10,7 @@ import logging.config
 import os
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +23,16 @@ from django_reqlog.event import RequestFacts
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler, shipper_handlers
 from django_reqlog.handlers.status import directory_status
-from tests.helpers.shipping import (
-    HTTPReceiver,
-    TCPReceiver,
-    UDPReceiver,
-    free_port,
-    make_tls_files,
-    wait_for,
-)
-
-FAST = {
-    "flush_interval": 0.05,
-    "retry_initial": 0.05,
-    "retry_max": 0.3,
-    "close_timeout": 5.0,
-    "metrics_interval": None,
-}
-
-
-def record(message: str, **extra: Any) -> logging.LogRecord:
-    rec = logging.LogRecord("tests.shipper", logging.INFO, __file__, 1, message, (), None)
-    rec.__dict__.update(extra)
-    return rec
+from tests.helpers.handlers import Shippers, record
+from tests.helpers.request_facts import facts_with
+from tests.helpers.shipping import HTTPReceiver, TCPReceiver, UDPReceiver, make_tls_files
+from tests.helpers.waiting import free_port, wait_for
 
 
 @pytest.fixture
-def make_handler(tmp_path: Path) -> Iterator[Callable[..., LogstashHandler]]:
-    made: list[LogstashHandler] = []
-
-    def make(host: str, port: int, transport: str = "tcp", **options: Any) -> LogstashHandler:
-        kwargs = {**FAST, "spool_dir": str(tmp_path / "spool"), **options}
-        handler = LogstashHandler(host, port, transport, **kwargs)
-        made.append(handler)
-        return handler
-
-    yield make
-    for handler in made:
-        handler.close()
+def make_handler(shippers: Shippers) -> Callable[..., LogstashHandler]:
+    """``make_handler(host, port, transport="tcp", **options)``."""
+    return functools.partial(shippers.make, LogstashHandler)
 
 
 def test_tcp_json_lines_arrive_with_the_python_logstash_envelope(make_handler: Any) -> None:
@@ -547,12 +521,12 @@ def test_application_log_inside_a_request_keeps_its_request_id(
 
 
 def make_facts() -> RequestFacts:
-    return RequestFacts(
-        event_id="e" * 32, request_id="req-facts-1", started_at=1_700_000_000.0, method="POST",
+    return facts_with(
+        request_id="req-facts-1", started_at=1_700_000_000.0,
         scheme="http", host="testserver", path="/api/items/", query_string="token=s3cret&q=1",
-        http_version="1.1", remote_addr="127.0.0.1", forwarded_for="", user_agent="pytest",
-        referer="", content_type="application/json", content_length=27,
-        content_encoding="", body_prefix=b'{"password": "hunter2x", "a": 1}', body_bytes=27,
+        http_version="1.1", remote_addr="127.0.0.1", user_agent="pytest",
+        content_type="application/json", content_length=27,
+        body_prefix=b'{"password": "hunter2x", "a": 1}', body_bytes=27,
         status=201, duration_ns=1_500_000,
     )  # fmt: skip
 

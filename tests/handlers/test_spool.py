@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -23,36 +23,17 @@ from django_reqlog.handlers import LogstashHandler
 from django_reqlog.handlers.metrics import ShipperMetrics
 from django_reqlog.handlers.spool import SpoolFile, SpoolStore
 from django_reqlog.handlers.status import directory_status
-from tests.helpers.shipping import TCPReceiver, free_port, reported_drops, wait_for
+from tests.helpers.handlers import Shippers, record
+from tests.helpers.shipping import TCPReceiver, reported_drops
+from tests.helpers.waiting import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = {
-    "flush_interval": 0.05,
-    "retry_initial": 0.05,
-    "retry_max": 0.3,
-    "close_timeout": 5.0,
-    "metrics_interval": None,
-    "spool_retry_interval": 0.2,
-}
-
-
-def record(message: str) -> logging.LogRecord:
-    return logging.LogRecord("tests.spool", logging.INFO, __file__, 1, message, (), None)
 
 
 @pytest.fixture
-def make_handler(tmp_path: Path) -> Iterator[Callable[..., LogstashHandler]]:
-    made: list[LogstashHandler] = []
-
-    def make(port: int, **options: Any) -> LogstashHandler:
-        kwargs = {**FAST, "spool_dir": str(tmp_path / "spool"), **options}
-        handler = LogstashHandler("127.0.0.1", port, **kwargs)
-        made.append(handler)
-        return handler
-
-    yield make
-    for handler in made:
-        handler.close()
+def make_handler(shippers: Shippers) -> Callable[..., LogstashHandler]:
+    """``make_handler(port, **options)``: a TCP shipper to 127.0.0.1:``port``."""
+    return functools.partial(shippers.make, LogstashHandler, "127.0.0.1", spool_retry_interval=0.2)
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ the specification in docs/masking.md names."""
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from hypothesis import strategies as st
 
-from django_reqlog.event import RequestFacts
 from tests.helpers.privacy import luhn_complete
 
 CARD = "4111111111111111"
@@ -258,38 +256,3 @@ HEADER_NAMES = [
 ]
 headers = st.tuples(st.sampled_from(HEADER_NAMES), free_texts)
 
-
-def event_record(
-    body: bytes, content_type: str, query: str, headers: list[tuple[str, str]]
-) -> logging.LogRecord:
-    """A request record carrying generated body, query and headers (the body
-    marked as cut short), as the middleware would hand it to a formatter."""
-    facts = RequestFacts(
-        event_id="e" * 32,
-        request_id="req-1",
-        started_at=1764236572.0,
-        method="POST",
-        scheme="https",
-        host="api.example.com",
-        path="/items/4111111111111111/",
-        query_string=query,
-        http_version="HTTP/1.1",
-        remote_addr="203.0.113.5",
-        forwarded_for="",
-        user_agent="curl/8.0 token abcdefghij",
-        referer="https://x.example/cb?code=abc&state=s#access_token=t",
-        content_type=content_type,
-        content_length=len(body) + 10,
-        content_encoding="",
-        status=200,
-        headers=headers,
-        body_prefix=body,
-        body_bytes=len(body) + 10,
-        sensitive_post=frozenset({"note"}),
-    )
-    record = logging.LogRecord("django_reqlog", logging.INFO, "/app/mw.py", 10, "event", (), None)
-    record.created = 1764236572.5
-    record.reqlog = facts
-    record.event_id = facts.event_id
-    record.request_id = facts.request_id
-    return record

@@ -389,25 +389,29 @@ def request_facts(draw: st.DrawFn, *, declined: bool = True) -> RequestFacts:
 CREATED = 1764236572.123456  # 2025-11-27T09:42:52.123Z
 
 
+def facts_with(**values: Any) -> RequestFacts:
+    """``RequestFacts`` by keyword. The fields without a default in the class
+    are a plain HTTPS POST to api.example.com unless ``values`` say otherwise;
+    every other field keeps the class's default."""
+    required: dict[str, Any] = {
+        "event_id": "e" * 32, "request_id": "req-1", "started_at": CREATED, "method": "POST",
+        "scheme": "https", "host": "api.example.com", "path": "/", "query_string": "",
+        "http_version": "HTTP/1.1", "remote_addr": "203.0.113.5", "forwarded_for": "",
+        "user_agent": "curl/8.0", "referer": "", "content_type": "", "content_length": None,
+        "content_encoding": "",
+    }  # fmt: skip
+    return RequestFacts(**{**required, **values})
+
+
 def example_facts(**overrides: object) -> RequestFacts:
     """A JSON login POST with a password: the facts of the exact-output tests."""
     values: dict[str, object] = {
-        "event_id": "e" * 32,
-        "request_id": "req-1",
         "started_at": CREATED - 0.0125,
-        "method": "POST",
-        "scheme": "https",
         "host": "api.example.com:8443",
         "path": "/login/",
         "query_string": "next=%2Fhome&token=abc",
-        "http_version": "HTTP/1.1",
-        "remote_addr": "203.0.113.5",
-        "forwarded_for": "",
-        "user_agent": "curl/8.0",
-        "referer": "",
         "content_type": "application/json",
         "content_length": 44,
-        "content_encoding": "",
         "remote_port": "51234",
         "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
         "parent_span_id": "00f067aa0ba902b7",
@@ -426,7 +430,7 @@ def example_facts(**overrides: object) -> RequestFacts:
         "duration_ns": 12_500_000,
     }
     values.update(overrides)
-    return RequestFacts(**values)  # type: ignore[arg-type]
+    return facts_with(**values)
 
 
 def example_record(
@@ -477,3 +481,30 @@ def request_record(
 
 def json_line_keys(line: str) -> list[str]:
     return list(json.loads(line))
+
+
+def masking_record(
+    body: bytes, content_type: str, query: str, headers: list[tuple[str, str]]
+) -> logging.LogRecord:
+    """A request record carrying generated body, query and headers (the body
+    marked as cut short), as the middleware would hand it to a formatter."""
+    made = facts_with(
+        started_at=1764236572.0,
+        path="/items/4111111111111111/",
+        query_string=query,
+        user_agent="curl/8.0 token abcdefghij",
+        referer="https://x.example/cb?code=abc&state=s#access_token=t",
+        content_type=content_type,
+        content_length=len(body) + 10,
+        status=200,
+        headers=headers,
+        body_prefix=body,
+        body_bytes=len(body) + 10,
+        sensitive_post=frozenset({"note"}),
+    )
+    record = logging.LogRecord("django_reqlog", logging.INFO, "/app/mw.py", 10, "event", (), None)
+    record.created = 1764236572.5
+    record.reqlog = made
+    record.event_id = made.event_id
+    record.request_id = made.request_id
+    return record

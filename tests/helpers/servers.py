@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.shipping import free_port, wait_for
+from tests.helpers.waiting import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -22,22 +22,12 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
-    """Poll until ``predicate()`` holds; the timeout only stops a hung test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
+from tests.helpers.waiting import free_port
 
 _DROP_LINE = re.compile(
     r"^django-reqlog: .+ -> \S+: (\d+) events dropped since "
@@ -55,12 +45,6 @@ def reported_drops(stderr: str) -> dict[str, int]:
         for count, reason in parts:
             totals[reason] = totals.get(reason, 0) + int(count)
     return totals
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class TCPReceiver:

@@ -15,7 +15,6 @@ import ipaddress
 import json
 
 import pytest
-from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,16 +28,13 @@ from tests.helpers.privacy import (
     examples,
     hsettings,
 )
+from tests.views import plain_ok as _view
 
 TRUSTED_SETS = {
     "private-v4": ["10.0.0.0/8", "192.168.0.0/16"],
     "mixed": ["172.16.0.0/12", "fd00::/8", "203.0.113.7/32"],
     "v6-only": ["2001:db8:ffff::/48"],
 }
-
-
-def _view(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok")
 
 
 def logged_ips(remote_addr: str, forwarded_for: str | None) -> tuple[str | None, str | None]:

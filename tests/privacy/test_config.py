@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 
 from django_reqlog.masking import is_sensitive_key, scrub_free_text, scrub_text
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.helpers.privacy import collecting
+from tests.views import plain_ok as _view
 
 CALLS: list[dict[str, Any]] = []
 
@@ -27,10 +27,6 @@ def drop_username(fields: dict[str, Any]) -> dict[str, Any]:
 
 def explode(fields: dict[str, Any]) -> dict[str, Any]:
     raise RuntimeError("callback bug")
-
-
-def _view(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
 
 
 def one_event(body: dict[str, Any], query: str = "") -> tuple[dict[str, Any], list[str]]:

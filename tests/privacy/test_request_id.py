@@ -11,7 +11,6 @@ import json
 import re
 
 import pytest
-from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,13 +22,10 @@ from tests.helpers.privacy import (
     collecting,
     hsettings,
 )
+from tests.views import plain_ok as _view
 
 VALID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 GENERATED = re.compile(r"[0-9a-f]{32}")
-
-
-def _view(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok")
 
 
 def roundtrip(meta_key: str, header: str, incoming: str) -> tuple[str, str, str]:

@@ -26,7 +26,8 @@ from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.helpers.log_capture import KeepRecords, attached, tenant_record_factory
-from tests.helpers.shipping import HTTPReceiver, TCPReceiver, wait_for
+from tests.helpers.shipping import HTTPReceiver, TCPReceiver
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.django_db
 
