@@ -31,7 +31,6 @@ from tests.helpers.waiting import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 class NumberFormatter(logging.Formatter):
     """A tiny document so a test can plant a mapping conflict on purpose."""
 
