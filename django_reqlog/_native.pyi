@@ -41,6 +41,7 @@ class Events:
         trusted: Sequence[tuple[int, int, int]],
         ecs: PlacementTable,
         logstash: PlacementTable,
+        logstash_reserved: Sequence[str],
         route_masker: Callable[[str, str, tuple[tuple[str, str], ...]], str],
         message_type: type,
         facts_type: type,

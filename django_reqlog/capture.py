@@ -103,6 +103,13 @@ class TeeStream:
         if close is not None:
             close()
 
+    def stop_keeping(self) -> None:
+        """Keep no more bytes and drop those kept (a view that turned body
+        capture off); the bytes are still counted."""
+        self.limit = 0
+        self.prefix = bytearray()
+        self.parts = None
+
     def fill_prefix(self, expected: int | None) -> None:
         """Read up to the prefix limit if the application left the body unread.
 

@@ -155,6 +155,14 @@ class Settings:
     def slow_request_ms(self) -> int:
         return _value(setting_specs.SLOW_REQUEST_MS)
 
+    @property
+    def capture_db(self) -> bool:
+        return _value(setting_specs.CAPTURE_DB)
+
+    @property
+    def capture_db_sql(self) -> bool:
+        return _value(setting_specs.CAPTURE_DB_SQL)
+
     # Connection settings for the management commands (reqlog_setup,
     # reqlog_check, reqlog_report --elasticsearch). Each falls back to the
     # environment variable of the same name, so a compose stack or CI job can

@@ -13,6 +13,7 @@ from django_reqlog.client_ip import is_port, parse_ip, resolve_client_ip
 from django_reqlog.conf import derived
 from django_reqlog.masking import (
     REDACTED,
+    also_sensitive_fields,
     is_sensitive_key,
     mask_json_text,
     mask_pairs,
@@ -21,6 +22,7 @@ from django_reqlog.masking import (
     scrub_text,
     scrub_value,
 )
+from django_reqlog.query_stats import mask_sql
 from django_reqlog.setting_specs import MAX_BODY_BYTES
 
 MAX_HEADER_VALUE = 8 * 1024
@@ -87,6 +89,19 @@ class RequestFacts:
     # The probability this event was kept with (REQLOG_SAMPLE_RATE for sampled
     # requests, 1.0 for those never sampled out).
     sample_rate: float = 1.0
+    # What the application bound with django_reqlog.bind(): (name, value)
+    # pairs, already bounded (django_reqlog/labels.py), and how many were dropped.
+    labels: tuple[tuple[str, str | int | float | bool], ...] | None = None
+    labels_dropped: int = 0
+    # REQLOG_CAPTURE_DB: statements executed, their total and the slowest
+    # one's time, and (REQLOG_CAPTURE_DB_SQL) the slowest one's SQL as run.
+    db_queries: int | None = None
+    db_duration_ns: int | None = None
+    db_slowest_ns: int | None = None
+    db_slowest_sql: str | None = None
+    # The view's @options(sensitive_fields=...): masked as if they were in
+    # REQLOG_SENSITIVE_FIELDS, for this event only (normalised names).
+    view_sensitive_fields: tuple[str, ...] | None = None
     _fields: dict[str, Any] | None = field(default=None, repr=False)
 
 
@@ -132,12 +147,14 @@ def request_fields(facts: RequestFacts) -> dict[str, Any]:
 
 
 def _build(facts: RequestFacts) -> dict[str, Any]:
-    return {
-        **_event_fields(facts),
-        **_url_fields(facts),
-        **_party_fields(facts),
-        **_body_fields(facts),
-    }
+    with also_sensitive_fields(facts.view_sensitive_fields):
+        return {
+            **_event_fields(facts),
+            **_url_fields(facts),
+            **_party_fields(facts),
+            **_body_fields(facts),
+            **_extra_fields(facts),
+        }
 
 
 def _event_fields(facts: RequestFacts) -> dict[str, Any]:
@@ -238,6 +255,35 @@ def _body_fields(facts: RequestFacts) -> dict[str, Any]:
         else None,
         "response_aborted": facts.response_aborted,
     }
+
+
+def _extra_fields(facts: RequestFacts) -> dict[str, Any]:
+    """The application's bound labels and the database query figures."""
+    labels = None
+    if facts.labels:
+        labels = {key: _label_value(key, value) for key, value in facts.labels}
+    sql = facts.db_slowest_sql
+    return {
+        "labels": labels,
+        "labels_dropped": facts.labels_dropped or None,
+        "db_queries": facts.db_queries,
+        "db_duration_ns": facts.db_duration_ns,
+        "db_slowest_ns": facts.db_slowest_ns,
+        "db_slowest_statement": mask_sql(sql, scrub_text) if sql is not None else None,
+    }
+
+
+def _label_value(key: str, value: str | int | float | bool) -> str | int | float | bool:
+    """A bound value masked like a form value; a number whose digits hold a
+    secret shape (a card number) becomes the placeholder."""
+    if is_sensitive_key(key):
+        return REDACTED
+    if isinstance(value, str):
+        return scrub_value(value)
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    return REDACTED if scrub_text(text) != text else value
 
 
 def _url_full(scheme: str, host: str, url_original: str) -> str | None:

@@ -300,6 +300,7 @@ ECS_PLACEMENT = (
     Place("reqlog.sample_rate", "sample_rate"),
     Place("reqlog.sample_weight", "sample_weight"),
     Place("reqlog.parent_span_id", "parent_span_id"),
+    Place("reqlog.labels_dropped", "labels_dropped"),
     Place("reqlog.request.body.truncated", "request_body_truncated"),
     Place("reqlog.request.body.kind", "request_body_kind"),
     Place("reqlog.request.body.unread", "request_body_unread"),
@@ -307,6 +308,11 @@ ECS_PLACEMENT = (
     Place("reqlog.response.body.truncated", "response_body_truncated"),
     Place("reqlog.response.aborted", "response_aborted"),
     Place("reqlog.proxy_chain", "proxy_chain"),
+    Place("reqlog.db.queries", "db_queries"),
+    Place("reqlog.db.duration", "db_duration_ns"),
+    Place("reqlog.db.slowest", "db_slowest_ns"),
+    Place("reqlog.db.slowest_statement", "db_slowest_statement"),
+    Place("labels", "labels"),
 )
 
 # python-logstash v1: flat names after the envelope.
@@ -357,7 +363,38 @@ LOGSTASH_PLACEMENT = (
     Place("duration_ms", "duration_ns", "ms"),
     Place("event_start", "start", "iso"),
     Place("event_end", "end", "iso"),
+    Place("db_queries", "db_queries"),
+    Place("db_duration_ns", "db_duration_ns"),
+    Place("db_duration_ms", "db_duration_ns", "ms"),
+    Place("db_slowest_ns", "db_slowest_ns"),
+    Place("db_slowest_statement", "db_slowest_statement"),
 )
+
+# Every name the Logstash form may write at the top level: a bound label
+# with one of these names would clobber (or be clobbered by) a field, so it
+# is dropped and counted instead.
+LOGSTASH_RESERVED = frozenset(
+    {
+        *(entry.path for entry in LOGSTASH_PLACEMENT),
+        *("@timestamp", "@version", "message", "host", "path", "tags", "type", "level"),
+        *("logger_name", "reqlog_shipper", "error_type", "error_message", "stack_trace"),
+        *("lineno", "process", "thread_name", "labels_dropped"),
+    }
+)
+
+
+def place_labels_flat(doc: dict[str, Any], fields: dict[str, Any]) -> None:
+    """The bound labels at the top level (python-logstash v1's place for
+    extra fields), those with a reserved name dropped, and the count of all
+    dropped as ``labels_dropped``."""
+    dropped = fields["labels_dropped"] or 0
+    for key, value in (fields["labels"] or {}).items():
+        if key in LOGSTASH_RESERVED:
+            dropped += 1
+        else:
+            doc[key] = value
+    if dropped:
+        doc["labels_dropped"] = dropped
 
 
 def place(
@@ -409,6 +446,7 @@ def _new_events_core() -> Any:
         trusted,
         core_table(ECS_PLACEMENT),
         core_table(LOGSTASH_PLACEMENT),
+        sorted(LOGSTASH_RESERVED),
         mask_route_params,
         EventMessage,
         RequestFacts,
@@ -523,6 +561,9 @@ class ECSFormatter(_JSONFormatter):
             if k not in _STANDARD_ATTRS and k not in _ECS_PLACED and not k.startswith("_")
         }
         if extras and self.extra_namespace:
+            placed = doc.get(self.extra_namespace) if "." not in self.extra_namespace else None
+            if isinstance(placed, dict):  # a request's bound labels: they win
+                extras.update(placed)
             _put(doc, self.extra_namespace, extras)
 
     @staticmethod
@@ -589,6 +630,7 @@ class LogstashFormatter(_JSONFormatter):
         fields = _fields(facts) if facts is not None else None
         if fields is not None:
             place(doc, LOGSTASH_PLACEMENT, fields)
+            place_labels_flat(doc, fields)
         else:
             event_id = getattr(record, "event_id", None)
             if event_id is not None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -172,11 +174,19 @@ _CORE: list[Any] = []
 
 
 def _config() -> _Config:
+    if _VIEWS_ACTIVE:
+        view = _view.get()
+        if view is not None:
+            return view[0]
     if not _CONFIG:
-        extra = tuple(p for p in (normalise_key(str(f)) for f in conf.sensitive_fields) if p)
-        parts = re.compile("|".join((*_SENSITIVE_PARTS, *extra)))  # letters and digits only
-        _CONFIG.append(_Config(extra, parts, _compiled_patterns()))
+        _CONFIG.append(_new_config(conf.sensitive_fields, _compiled_patterns()))
     return _CONFIG[0]
+
+
+def _new_config(names: Iterable[str], patterns: tuple[re.Pattern[str], ...]) -> _Config:
+    extra = tuple(dict.fromkeys(p for p in (normalise_key(str(f)) for f in names) if p))
+    parts = re.compile("|".join((*_SENSITIVE_PARTS, *extra)))  # letters and digits only
+    return _Config(extra, parts, patterns)
 
 
 def _compiled_patterns() -> tuple[re.Pattern[str], ...]:
@@ -194,6 +204,7 @@ def _compiled_patterns() -> tuple[re.Pattern[str], ...]:
 def _clear() -> None:
     _CONFIG.clear()
     _CORE.clear()
+    _VIEW_CONFIGS.clear()
 
 
 register_cache_clearer(_clear)
@@ -212,6 +223,10 @@ def core_masker() -> Any:
     """The compiled core's masker for the current settings, or None."""
     if not _NATIVE_ON:
         return None
+    if _VIEWS_ACTIVE:
+        view = _view.get()
+        if view is not None:
+            return view[1]
     if not _CORE:
         _CORE.append(_native_masker(_config()))
     return _CORE[0]
@@ -226,6 +241,41 @@ def _native_masker(config: _Config) -> Any:
         sorted(_WHOLE_KEYS),
     )
     return _native.Masker(names, [(p.pattern, p.flags, p) for p in config.patterns])
+
+
+# -- a view's own key names --------------------------------------------------------
+
+# (config, core masker) for REQLOG_SENSITIVE_FIELDS plus a view's
+# sensitive_fields, in the context formatting one of its events.
+_view: ContextVar[tuple[_Config, Any] | None] = ContextVar("django_reqlog_view_keys", default=None)
+_VIEW_CONFIGS: dict[tuple[str, ...], tuple[_Config, Any]] = {}
+_MAX_VIEW_CONFIGS = 256  # one per decorated view; more are built each time
+# Non-empty while some thread formats a view's event: without one, reading
+# the context variable is skipped.
+_VIEWS_ACTIVE: list[None] = []
+
+
+@contextmanager
+def also_sensitive_fields(names: tuple[str, ...] | None) -> Iterator[None]:
+    """Mask as if ``names`` were in REQLOG_SENSITIVE_FIELDS too, in this
+    context (a view's ``@options(sensitive_fields=...)``)."""
+    if not names:
+        yield
+        return
+    global_config = _config()
+    view = _VIEW_CONFIGS.get(names)
+    if view is None:
+        config = _new_config((*global_config.extra_parts, *names), global_config.patterns)
+        view = (config, _native_masker(config) if _NATIVE_ON else None)
+        if len(_VIEW_CONFIGS) < _MAX_VIEW_CONFIGS:
+            _VIEW_CONFIGS[names] = view
+    token = _view.set(view)
+    _VIEWS_ACTIVE.append(None)
+    try:
+        yield
+    finally:
+        _VIEWS_ACTIVE.pop()
+        _view.reset(token)
 
 
 def has_extra_value_patterns() -> bool:

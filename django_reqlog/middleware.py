@@ -16,23 +16,28 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from contextvars import ContextVar, Token
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core.signals import got_request_exception, setting_changed
 from django.http import HttpRequest
 from django.http.request import RawPostDataException
 from django.http.response import HttpResponseBase
 
-from django_reqlog import compat
+from django_reqlog import compat, query_stats
 from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, MultipartCounter, TeeStream, once
 from django_reqlog.conf import clear_caches, conf, derived
 from django_reqlog.context import RequestContext, _current
 from django_reqlog.event import EventMessage, RequestFacts, is_textual, record_extra
+from django_reqlog.filters import active_span_ids
+from django_reqlog.labels import BoundLabels, _bound
+from django_reqlog.query_stats import QueryStats
 from django_reqlog.request_id import accept_or_generate, request_context
+from django_reqlog.view_options import ViewOptions, options_for
 
 logger = logging.getLogger("django_reqlog")
 
@@ -118,6 +123,7 @@ class _Settings:
     later, uses the same."""
 
     __slots__ = (
+        "capture_db",
         "capture_headers",
         "capture_request_body",
         "capture_response_body",
@@ -128,6 +134,7 @@ class _Settings:
     )
 
     def __init__(self) -> None:
+        self.capture_db = conf.capture_db
         self.capture_headers = conf.capture_headers
         self.capture_request_body = conf.capture_request_body
         self.capture_response_body = conf.capture_response_body
@@ -141,40 +148,72 @@ class _State:
     """One request's capture, from _begin to the event."""
 
     __slots__ = (
+        "active_token",
         "content_length",
         "context",
+        "labels",
+        "labels_token",
+        "queries",
+        "queries_token",
+        "request",
         "request_id",
         "settings",
         "signal",
         "signal_token",
+        "span_seen",
         "start_ns",
         "started_at",
         "tee",
         "token",
+        "view",
     )
 
     def __init__(
         self,
+        request: HttpRequest,
         settings: _Settings,
         context: RequestContext,
         content_length: int | None,
         tee: TeeStream | None,
     ) -> None:
+        self.request = request
         self.settings = settings
         self.context = context
         self.request_id = context.request_id
         self.content_length = content_length
         self.tee = tee
+        self.view: ViewOptions | None = None  # the resolved view's @options or @skip
+        self.span_seen = False  # an OpenTelemetry span gave the IDs
         # What get_request_id(), RequestContextFilter and the Celery headers read.
         self.token: Token[RequestContext | None] = _current.set(context)
         self.signal = _SignalUser()
         self.signal_token = _signal_user.set(self.signal)
+        self.labels = BoundLabels()  # what django_reqlog.bind() adds
+        self.labels_token = _bound.set(self.labels)
+        self.active_token = _active.set(self)  # for process_view
+        self.queries: QueryStats | None = None
+        if settings.capture_db:
+            self.queries = QueryStats(conf.capture_db_sql)
+            self.queries_token = query_stats.start(self.queries)
         self.started_at = time.time()
         self.start_ns = time.perf_counter_ns()
 
     def reset(self) -> None:
         _current.reset(self.token)
         _signal_user.reset(self.signal_token)
+        _bound.reset(self.labels_token)
+        _active.reset(self.active_token)
+        if self.queries is not None:
+            query_stats.stop(self.queries_token)
+
+    @property
+    def skipped(self) -> bool:
+        return self.view is not None and self.view.skip
+
+
+# The request being handled in this context, for process_view (which Django
+# calls with the request only).
+_active: ContextVar[_State | None] = ContextVar("django_reqlog_state", default=None)
 
 
 class RequestLogMiddleware:
@@ -194,6 +233,9 @@ class RequestLogMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
+            # Django awaits an async handler's process_view as it is; a sync
+            # one it would run in a thread for every request.
+            self.process_view = self._aprocess_view  # type: ignore[method-assign,assignment]
         # Also connected by AppConfig.ready; the uid makes this idempotent.
         got_request_exception.connect(remember_exception, dispatch_uid="django_reqlog.exc")
         user_logged_in.connect(remember_auth_user, dispatch_uid="django_reqlog.login")
@@ -207,12 +249,15 @@ class RequestLogMiddleware:
         state = self._begin(request)
         if state is None:
             return self.get_response(request)
+        wrappers = _put_wrappers(state.queries) if state.queries is not None else None
         try:
             response = self.get_response(request)
         except Exception:
             self._finish_raised(state, request)
             raise
         finally:
+            if wrappers is not None:
+                _take_wrappers(wrappers)
             state.reset()
         return self._finish(state, request, response)  # type: ignore[arg-type]
 
@@ -220,14 +265,36 @@ class RequestLogMiddleware:
         state = self._begin(request)
         if state is None:
             return await self.get_response(request)  # type: ignore[no-any-return,misc]
+        wrappers = None
         try:
+            if state.queries is not None:
+                # On the thread Django runs this request's sync code in.
+                wrappers = await sync_to_async(_put_wrappers)(state.queries)
             response = await self.get_response(request)  # type: ignore[misc]
         except Exception:
             self._finish_raised(state, request)
             raise
         finally:
+            if wrappers is not None:
+                await sync_to_async(_take_wrappers)(wrappers)
             state.reset()
         return self._finish(state, request, response)
+
+    # -- the resolved view ---------------------------------------------------
+
+    def process_view(
+        self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
+    ) -> None:
+        """Django has resolved the view and is about to call it: read its
+        ``@skip`` / ``@options`` and the OpenTelemetry span, if either is
+        there, before the view (or a middleware's process_view, such as
+        CSRF's) reads the body. Returns None: the view always runs."""
+        _on_view(request, view_func)
+
+    async def _aprocess_view(
+        self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
+    ) -> None:
+        _on_view(request, view_func)
 
     # -- shared by both paths ------------------------------------------------
 
@@ -245,7 +312,12 @@ class RequestLogMiddleware:
             content_length = _int_or_none(meta.get("CONTENT_LENGTH"))
             tee = _install_tee(request, meta, content_length, settings)
             context = request_context(request_id, meta.get("HTTP_TRACEPARENT"), new_id()[:16])
-            return _State(settings, context, content_length, tee)
+            span = active_span_ids()  # OpenTelemetry's middleware runs before this one
+            if span is not None:
+                context = _with_span(context, span)
+            state = _State(request, settings, context, content_length, tee)
+            state.span_seen = span is not None
+            return state
         except Exception as exc:
             warn(f"request capture disabled for one request: {exc!r}", key="begin")
             return None
@@ -253,6 +325,8 @@ class RequestLogMiddleware:
     def _finish(
         self, state: _State, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
+        if state.skipped:
+            return response  # @skip: left as the application made it
         try:
             # Answer with the request ID, unless the view set the header itself.
             response.setdefault(state.settings.request_id_header, state.request_id)
@@ -269,6 +343,8 @@ class RequestLogMiddleware:
         return response
 
     def _finish_raised(self, state: _State, request: HttpRequest) -> None:
+        if state.skipped:
+            return
         try:
             facts = self._facts(state, request, 500)
             if facts is not None:
@@ -320,6 +396,7 @@ class RequestLogMiddleware:
             )
         _route(facts, getattr(request, "resolver_match", None))
         facts.user_id, facts.username = _user(request, state.signal)
+        _extras(facts, state)
         return facts
 
     def _defer_to_close(
@@ -394,6 +471,105 @@ class RequestLogMiddleware:
 _EMIT_LINE = RequestLogMiddleware._emit.__code__.co_firstlineno
 
 
+def _put_wrappers(stats: QueryStats) -> ExitStack | None:
+    try:
+        return query_stats.install(stats)
+    except Exception as exc:  # the request goes on uncounted
+        warn(f"database queries not counted for one request: {exc!r}", key="db")
+        return None
+
+
+def _take_wrappers(wrappers: ExitStack | None) -> None:
+    if wrappers is None:
+        return
+    try:
+        wrappers.close()
+    except Exception as exc:
+        warn(f"could not remove the query counter: {exc!r}", key="db")
+
+
+def _with_span(context: RequestContext, span: tuple[str, str]) -> RequestContext:
+    """The request's context with an OpenTelemetry span's trace and span IDs.
+    The ``traceparent``'s parent is kept when the span belongs to its trace
+    (OpenTelemetry read the same header), and dropped otherwise."""
+    trace_id, span_id = span
+    parent = context.parent_span_id if context.trace_id == trace_id else None
+    return context._replace(trace_id=trace_id, span_id=span_id, parent_span_id=parent)
+
+
+def _on_view(request: HttpRequest, view_func: Any) -> None:
+    try:
+        state = _active.get()
+        if state is not None and state.request is request:
+            _view_resolved(state, request, view_func)
+    except Exception as exc:
+        warn(f"view options ignored for one request: {exc!r}", key="process_view")
+
+
+def _view_resolved(state: _State, request: HttpRequest, view_func: Any) -> None:
+    if not state.span_seen:
+        # OpenTelemetry's middleware runs after this one: its span is active
+        # from its own request step to its response step, so here.
+        span = active_span_ids()
+        if span is not None:
+            state.context = _with_span(state.context, span)
+            state.span_seen = True
+            _current.set(state.context)  # reset with the rest by state.reset()
+    chosen = options_for(view_func, str(request.method or ""))
+    if chosen is None:
+        return
+    state.view = chosen
+    settings = state.settings
+    if chosen.skip:
+        if state.tee is not None:
+            state.tee.stop_keeping()
+        return
+    if chosen.sample_rate is not None:
+        settings.sample_rate = chosen.sample_rate
+    if chosen.capture_response_body is not None:
+        settings.capture_response_body = chosen.capture_response_body
+    if chosen.capture_request_body is not None:
+        _choose_body_capture(state, request, chosen.capture_request_body)
+
+
+def _choose_body_capture(state: _State, request: HttpRequest, capture: bool) -> None:
+    """The view's body capture, settled before the view reads the body."""
+    settings = state.settings
+    if capture == settings.capture_request_body:
+        return
+    tee = state.tee
+    if not capture:
+        settings.capture_request_body = False
+        if tee is not None:
+            tee.stop_keeping()  # counting goes on for the body's size
+        return
+    if tee is None:
+        settings.capture_request_body = True
+        state.tee = _install_tee(request, request.META, state.content_length, settings)
+    elif tee.seen == 0:  # counting only so far, and nothing has passed yet
+        settings.capture_request_body = True
+        tee.limit = settings.max_body_bytes
+        tee.parts = _multipart_counter(str(request.META.get("CONTENT_TYPE", "")))
+    # Otherwise the body began to pass uncaptured: it stays uncaptured.
+
+
+def _extras(facts: RequestFacts, state: _State) -> None:
+    """What the application bound, the view's own key names, the queries."""
+    labels = state.labels
+    if labels.values or labels.dropped:
+        facts.labels = labels.snapshot() or None
+        facts.labels_dropped = labels.dropped
+    view = state.view
+    if view is not None and view.sensitive_fields:
+        facts.view_sensitive_fields = view.sensitive_fields
+    queries = state.queries
+    if queries is not None:
+        facts.db_queries = queries.count
+        facts.db_duration_ns = queries.total_ns
+        facts.db_slowest_ns = queries.slowest_ns if queries.count else None
+        facts.db_slowest_sql = queries.slowest_sql
+
+
 def _level(status: int) -> int:
     if status >= 500:
         return logging.ERROR
@@ -443,15 +619,19 @@ def _install_tee(
     stream = compat.request_stream(request)
     if stream is None or compat.read_started(request):
         return None
-    parts = None
-    content_type = str(meta.get("CONTENT_TYPE", ""))
-    if capture and content_type[:19].lower() == "multipart/form-data":
-        boundary = _BOUNDARY.search(content_type)
-        if boundary is not None:
-            parts = MultipartCounter(boundary.group(1).encode("latin-1", "replace"))
+    parts = _multipart_counter(str(meta.get("CONTENT_TYPE", ""))) if capture else None
     tee = TeeStream(stream, settings.max_body_bytes if capture else 0, parts)
     compat.set_request_stream(request, tee)
     return tee
+
+
+def _multipart_counter(content_type: str) -> MultipartCounter | None:
+    if content_type[:19].lower() != "multipart/form-data":
+        return None
+    boundary = _BOUNDARY.search(content_type)
+    if boundary is None:
+        return None
+    return MultipartCounter(boundary.group(1).encode("latin-1", "replace"))
 
 
 def _request_body(

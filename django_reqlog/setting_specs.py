@@ -174,6 +174,26 @@ SLOW_REQUEST_MS = Spec[int](
     "The default.",
     "Requests at least this slow are flagged `reqlog.slow` and are never sampled out.",
 )
+CAPTURE_DB = Spec[bool](
+    "REQLOG_CAPTURE_DB",
+    "`bool`",
+    False,
+    validation.boolean,
+    "`False`: no query is counted.",
+    "Count each request's database queries and time them (`reqlog.db.*`), on every "
+    "database in `DATABASES`.",
+    fallback=False,
+)
+CAPTURE_DB_SQL = Spec[bool](
+    "REQLOG_CAPTURE_DB_SQL",
+    "`bool`",
+    False,
+    validation.boolean,
+    "`False`, the stricter choice: no SQL text is kept.",
+    "With `REQLOG_CAPTURE_DB`, also keep the SQL text of each request's slowest statement "
+    "(`reqlog.db.slowest_statement`), its literals masked.",
+    fallback=False,
+)
 
 SPECS: tuple[Spec[Any], ...] = (
     ENABLED,
@@ -189,6 +209,8 @@ SPECS: tuple[Spec[Any], ...] = (
     SKIP_PATHS,
     SAMPLE_RATE,
     SLOW_REQUEST_MS,
+    CAPTURE_DB,
+    CAPTURE_DB_SQL,
 )
 
 # Read only by the management commands (conf.py's elasticsearch_* and

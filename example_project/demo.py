@@ -304,7 +304,8 @@ class Demo:
         return report_json
 
     def verify(self, traffic: Traffic, summary: dict[str, Any]) -> None:
-        sent = [s for s in traffic.sent if not s.error]
+        # Requests to a view marked @django_reqlog.skip have no event.
+        sent = [s for s in traffic.sent if not s.error and s.logged]
         classes = Counter(f"{s.status // 100}xx" for s in sent)
         self.check(
             "report counts every request once",
@@ -349,16 +350,21 @@ class Demo:
             self.verify_events(traffic)
         self.scan_outputs()
 
-    def verify_events(self, traffic: Traffic) -> None:
-        """Match each request to its own event through the request ID."""
+    def events_by_request_id(self) -> dict[str, dict[str, Any]]:
         events: dict[str, dict[str, Any]] = {}
         for line in self.log_file.read_text(encoding="utf-8").splitlines():
             doc = json.loads(line)
             request_id = doc.get("http", {}).get("request", {}).get("id")
             if request_id and str(request_id).startswith("demo-"):
                 events[str(request_id)] = doc
-        missing = [s.request_id for s in traffic.sent if s.request_id not in events]
+        return events
+
+    def verify_events(self, traffic: Traffic) -> None:
+        """Match each request to its own event through the request ID."""
+        events = self.events_by_request_id()
+        missing = [s.request_id for s in traffic.sent if s.logged and s.request_id not in events]
         self.check("one event per request ID", not missing, f"missing: {missing[:5]}")
+        self.verify_view_control(traffic, events)
         mismatched = []
         for sent in traffic.sent:
             doc = events.get(sent.request_id)
@@ -402,6 +408,41 @@ class Demo:
             logged == sent_bytes,
             f"logged {logged} vs received {sent_bytes} bytes",
         )
+
+    def verify_view_control(self, traffic: Traffic, events: dict[str, dict[str, Any]]) -> None:
+        """@django_reqlog.skip, django_reqlog.bind() and REQLOG_CAPTURE_DB at work."""
+        skipped = [s for s in traffic.sent if not s.logged]
+        logged_anyway = [s.request_id for s in skipped if s.request_id in events]
+        self.check(
+            "@django_reqlog.skip view left no event",
+            bool(skipped) and not logged_anyway and all(s.status == 200 for s in skipped),
+            f"{len(skipped)} pings answered, {len(logged_anyway)} logged",
+        )
+        details = [events[s.request_id] for s in traffic.sent if s.label == "item detail"]
+        bound = [lookup(doc, "labels") for doc in details]
+        self.check(
+            "django_reqlog.bind() fields in the events (labels.*)",
+            bool(details) and all(b == {"tenant": "acme", "action": "retrieve"} for b in bound),
+            f"{len(details)} item details, labels {bound[:1]}",
+        )
+        counted = [lookup(doc, "reqlog.db.queries") for doc in details]
+        self.check(
+            "database queries counted (reqlog.db)",
+            bool(counted) and all(isinstance(n, int) and n >= 1 for n in counted),
+            f"queries per item detail: {sorted(set(map(str, counted)))}",
+        )
+
+    def show_custom_fields(self, traffic: Traffic) -> None:
+        if "file" not in self.outputs:
+            return
+        events = self.events_by_request_id()
+        doc = next((events[s.request_id] for s in traffic.sent if s.label == "item detail"), {})
+        pings = sum(1 for s in traffic.sent if not s.logged)
+        step("Per-view control and custom fields")
+        say(f"    GET /api/ping/ (@django_reqlog.skip): {pings} requests, no event")
+        say("    GET /api/items/1/ (django_reqlog.bind() in ItemViewSet.initial):")
+        for name in ("labels", "reqlog.db.queries", "reqlog.db.duration"):
+            say(f"    {name:<30} {json.dumps(lookup(doc, name))}")
 
     def scan_outputs(self) -> None:
         """No planted secret in any log file, server output or command output."""
@@ -505,6 +546,7 @@ class Demo:
                 self.stop_server()
             self.show_console_sample()
             self.show_login_event(traffic)
+            self.show_custom_fields(traffic)
             step("Report (manage.py reqlog_report)")
             summary = self.report(traffic)
             self.verify(traffic, summary)

@@ -45,6 +45,8 @@ class Sent:
     elapsed_ms: float
     response_bytes: int
     error: str | None = None
+    # False for a view marked @django_reqlog.skip: no event is expected.
+    logged: bool = True
 
 
 @dataclass
@@ -102,6 +104,7 @@ class Traffic:
         forwarded_for: str | None = None,
         user: str | None = None,
         timeout: float = 30.0,
+        logged: bool = True,
     ) -> tuple[int, bytes, http.client.HTTPResponse | None]:
         request_id = self._next_id()
         all_headers = {"X-Request-ID": request_id, "User-Agent": "reqlog-demo/1.0"}
@@ -142,6 +145,7 @@ class Traffic:
             elapsed_ms=elapsed_ms,
             response_bytes=len(data),
             error=error,
+            logged=logged,
         )
         with self._lock:
             self.sent.append(sent)
@@ -184,6 +188,8 @@ class Traffic:
                 lambda: self.request("home", "GET", "/", 200),
                 lambda: self.request("health", "GET", "/health/", 200),
                 lambda: self.request("list items", "GET", "/api/items/", 200),
+                # A keep-alive poll: @django_reqlog.skip, so no event.
+                lambda: self.request("ping (skipped)", "GET", "/api/ping/", 200, logged=False),
                 lambda: self.request("list items", "GET", "/api/items/?limit=5&offset=2", 200),
                 lambda: self.request(
                     "list items (token)",
@@ -206,7 +212,7 @@ class Traffic:
                     "GET",
                     "/api/items/1/",
                     200,
-                    headers=self.token(s.demo_token),
+                    headers={**self.token(s.demo_token), "X-Tenant": "acme"},
                     user="demo",
                 ),
                 # A token in the query string, as careless API clients send it.

@@ -5,11 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.http import HttpRequest, HttpResponse
@@ -24,8 +20,8 @@ from django_reqlog.filters import RequestContextFilter
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.helpers.log_capture import KeepRecords
+from tests.otel_support import run_without_opentelemetry
 
-ROOT = Path(__file__).resolve().parents[1]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
@@ -127,16 +123,19 @@ def test_the_ids_are_there_only_during_the_request(capture, app_records):
 
 
 def test_request_events_are_left_alone(capture, tracer):
-    """A request event carries its own IDs, also when a span is active around
-    the whole request (OpenTelemetry's WSGI or ASGI instrumentation)."""
-    otel, _ = tracer
+    """The filter adds nothing to a request event, also when a span is active
+    around the whole request (OpenTelemetry's WSGI or ASGI instrumentation):
+    the event carries that span's IDs itself (tests/test_integrations_otel.py)."""
+    otel, exporter = tracer
     capture.addFilter(RequestContextFilter())
     with otel.start_as_current_span("wsgi request"):
         Client().get("/hello/", headers={"traceparent": TRACEPARENT})
     (record,) = capture.records
     assert "trace_id" not in record.__dict__ and "span_id" not in record.__dict__
     event = capture.only()
-    assert event["trace"] == {"id": TRACE_ID}
+    (span,) = exporter.get_finished_spans()
+    assert event["trace"] == {"id": format(span.context.trace_id, "032x")}
+    assert event["span"] == {"id": format(span.context.span_id, "016x")}
     assert "labels" not in event
 
 
@@ -193,19 +192,6 @@ def test_a_span_outside_a_request_gives_its_ids_alone(app_records, tracer):
 # Run in a fresh interpreter where importing OpenTelemetry fails, as if it
 # were not installed; every attempt to import it is recorded.
 WITHOUT_OTEL = """
-import json, logging, sys
-
-class NoOpenTelemetry:
-    attempts = []
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "opentelemetry":
-            self.attempts.append(name)
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-sys.meta_path.insert(0, NoOpenTelemetry())
-import django
-django.setup()
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django_reqlog.context import RequestContext, current_context
@@ -237,18 +223,7 @@ print(json.dumps({
 
 
 def test_works_without_opentelemetry_and_never_imports_it():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_OTEL, TRACEPARENT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    assert run_without_opentelemetry(WITHOUT_OTEL, TRACEPARENT) == {
         "attempts": [],
         "loaded": [],
         "ids": ["req-7", TRACE_ID, 16],

@@ -123,9 +123,13 @@ def documented_decline(facts: event.RequestFacts, line: str) -> str | None:
         return "a lone surrogate"
     if any(SURROGATE_ESCAPE.search(text) for text in texts):
         return "a JSON string with a lone surrogate escape"
-    rate = facts.sample_rate
-    if isinstance(rate, float) and not (rate == 0 or 1e-4 <= abs(rate) < 1e16):
+    floats = [facts.sample_rate] + [v for _, v in facts.labels or () if type(v) is float]
+    if any(isinstance(n, float) and not (n == 0 or 1e-4 <= abs(n) < 1e16) for n in floats):
         return "a float outside [1e-4, 1e16)"
+    if facts.db_slowest_sql is not None:
+        return "the slowest statement's SQL (masked by the Python formatter)"
+    if facts.view_sensitive_fields:
+        return "a view's own sensitive_fields"
     start = facts.started_at
     if not 0 <= start + facts.duration_ns / 1e9 < 253402300800 or start < 0:
         return "a time outside the years 1970-9999"

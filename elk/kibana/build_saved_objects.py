@@ -23,7 +23,9 @@ with ``REQLOG_SAMPLE_RATE`` below 1 each kept successful request stands for
 ``1 / rate`` requests while errors and slow requests are all kept, so a plain
 count would overstate the error rate. Latency percentiles are over the kept
 events (Elasticsearch has no weighted percentiles); with sampling on they
-lean towards slow requests, which are always kept.
+lean towards slow requests, which are always kept. The same holds for the
+average query time per route (``reqlog.db.duration``, nanoseconds, present
+when ``REQLOG_CAPTURE_DB`` is on).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ STATUS_CLASSES = [
     ("5xx", "http.response.status_code >= 500"),
 ]
 FIVE_XX_KQL = "http.response.status_code >= 500"
+# Requests whose queries were counted (REQLOG_CAPTURE_DB on).
+DB_KQL = f"{REQUESTS_KQL} and reqlog.db.queries >= 0"
 WEIGHT = "reqlog.sample_weight"  # how many requests an event stands for
 
 
@@ -394,6 +398,17 @@ def build() -> list[dict[str, Any]]:
                         },
                     },
                     "reqlog.shipper.spool_bytes": {"id": "bytes"},
+                    **{
+                        field: {
+                            "id": "duration",
+                            "params": {
+                                "inputFormat": "nanoseconds",
+                                "outputFormat": "asMilliseconds",
+                                "outputPrecision": 2,
+                            },
+                        }
+                        for field in ("reqlog.db.duration", "reqlog.db.slowest")
+                    },
                 },
                 sort_keys=True,
             ),
@@ -464,6 +479,21 @@ def build() -> list[dict[str, Any]]:
         },
         table(["route", "p95", "count"]),
         REQUESTS_KQL,
+    )
+    routes_db = lens(
+        "reqlog-lens-top-routes-db-time",
+        "Slowest routes by query time",
+        "URL patterns by their average database time per request (REQLOG_CAPTURE_DB), "
+        "with the average query count and the slowest single statement.",
+        "lnsDatatable",
+        {
+            "route": col_terms("reqlog.route", "Route", 10, "db_time"),
+            "db_time": col_metric("average", "reqlog.db.duration", "Avg query time"),
+            "queries": col_metric("average", "reqlog.db.queries", "Avg queries"),
+            "slowest": col_metric("max", "reqlog.db.slowest", "Slowest statement"),
+        },
+        table(["route", "db_time", "queries", "slowest"]),
+        DB_KQL,
     )
     status_codes = lens(
         "reqlog-lens-status-codes",
@@ -631,6 +661,7 @@ def build() -> list[dict[str, Any]]:
             (top_ips, 24, 42, 24, 14),
             (slowest, 0, 56, 48, 15),
             (recent_5xx, 0, 71, 48, 15),
+            (routes_db, 0, 86, 48, 14),
         ],
     )
     shipper_dashboard = dashboard(
@@ -652,6 +683,7 @@ def build() -> list[dict[str, Any]]:
         latency,
         routes_count,
         routes_p95,
+        routes_db,
         status_codes,
         top_users,
         top_ips,

@@ -101,6 +101,8 @@ REQLOG_TRUSTED_PROXIES = [
     p.strip() for p in os.environ.get("REQLOG_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if p
 ]
 REQLOG_SENSITIVE_FIELDS = ["iban"]
+# Each request's database queries: count, total and slowest time (reqlog.db.*).
+REQLOG_CAPTURE_DB = True
 # Probes would drown the real traffic: skip them like most sites do.
 REQLOG_SKIP_PATHS = [r"^/static/", r"^/health/live$"]
 

@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use crate::event::{field_index, Fields, Number, Value};
+use crate::event::{field_index, Fields, Number, Value, LABELS, LABELS_DROPPED};
 use crate::Stop;
 
 /// Events longer than this are trimmed by the Python formatter (`shrink`).
@@ -158,6 +158,8 @@ impl Placement {
                                 .only_with
                                 .is_some_and(|other| fields.get(other).is_null())
                             || (self.drop_empty && matches!(value, Value::Map(m) if m.is_empty()))
+                            || (self.drop_empty
+                                && matches!(value, Value::Object(m) if m.is_empty()))
                     }
                     None => false,
                 };
@@ -277,19 +279,31 @@ pub fn write_value(out: &mut String, value: &Value<'_>) -> Result<(), Stop> {
             }
             out.push(']');
         }
-        Value::Map(members) => {
-            out.push('{');
-            for (index, (key, item)) in members.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_string(out, key);
-                out.push(':');
-                write_string(out, item);
-            }
-            out.push('}');
-        }
+        Value::Map(members) => write_object(out, members, |out, item| {
+            write_string(out, item);
+            Ok(())
+        })?,
+        Value::Object(members) => write_object(out, members, write_value)?,
     }
+    Ok(())
+}
+
+/// A JSON object of `members`, each value written by `write_item`.
+fn write_object<K: AsRef<str>, V>(
+    out: &mut String,
+    members: &[(K, V)],
+    write_item: impl Fn(&mut String, &V) -> Result<(), Stop>,
+) -> Result<(), Stop> {
+    out.push('{');
+    for (index, (key, item)) in members.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_string(out, key.as_ref());
+        out.push(':');
+        write_item(out, item)?;
+    }
+    out.push('}');
     Ok(())
 }
 
@@ -635,6 +649,8 @@ pub struct LogstashOptions<'a> {
     pub host: &'a str,
     pub tags: Vec<&'a str>,
     pub message_type: &'a str,
+    /// `LOGSTASH_RESERVED`, sorted: names a label may not take.
+    pub reserved: &'a [String],
 }
 
 /// `LogstashFormatter.format_to_dict`, written out.
@@ -664,8 +680,42 @@ pub fn logstash_line(
     scalar_member(&mut out, ",\"level\":", &record.levelname)?;
     scalar_member(&mut out, ",\"logger_name\":", &record.name)?;
     placement.write(&mut out, fields, 1, None)?;
+    write_flat_labels(&mut out, fields, options.reserved)?;
     out.push('}');
     finished(out)
+}
+
+/// `place_labels_flat`: the labels as top-level members, those with a
+/// reserved name dropped, then the count of all dropped.
+fn write_flat_labels(
+    out: &mut String,
+    fields: &Fields<'_>,
+    reserved: &[String],
+) -> Result<(), Stop> {
+    let mut dropped = match fields.get(LABELS_DROPPED) {
+        Value::Int(count) => *count,
+        _ => 0,
+    };
+    if let Value::Object(members) = fields.get(LABELS) {
+        for (key, value) in members {
+            if reserved
+                .binary_search_by(|name| name.as_str().cmp(key))
+                .is_ok()
+            {
+                dropped += 1;
+                continue;
+            }
+            out.push(',');
+            write_string(out, key);
+            out.push(':');
+            write_value(out, value)?;
+        }
+    }
+    if dropped != 0 {
+        out.push_str(",\"labels_dropped\":");
+        write_int(out, dropped);
+    }
+    Ok(())
 }
 
 fn finished(out: String) -> Result<String, Stop> {

@@ -17,13 +17,13 @@ use pyo3::types::{
 };
 
 use crate::event::ip::{Ip, Network};
-use crate::event::{Context, Facts, Fields, Number, Value, FIELD_NAMES};
+use crate::event::{Context, Facts, Fields, Label, Number, Value, FIELD_NAMES};
 use crate::line::{self, EcsOptions, LogstashOptions, Place, Placement, Record, Scalar};
 use crate::python::{Host, Masker};
 use crate::Stop;
 
 /// The `RequestFacts` attributes the core reads, in `Gathered::values` order.
-const FACT_NAMES: [&str; 40] = [
+const FACT_NAMES: [&str; 47] = [
     "event_id",
     "request_id",
     "started_at",
@@ -64,6 +64,13 @@ const FACT_NAMES: [&str; 40] = [
     "duration_ns",
     "slow",
     "sample_rate",
+    "labels",
+    "labels_dropped",
+    "db_queries",
+    "db_duration_ns",
+    "db_slowest_ns",
+    "db_slowest_sql",
+    "view_sensitive_fields",
 ];
 
 /// The record attributes the core reads.
@@ -129,6 +136,7 @@ struct Gathered<'py> {
     parts: Vec<(Bound<'py, PyAny>, i64, bool)>,
     sensitive: Vec<Bound<'py, PyAny>>,
     kwargs: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    labels: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
 }
 
 fn items<'py>(value: &Bound<'py, PyAny>) -> Decline<Vec<Bound<'py, PyAny>>> {
@@ -160,11 +168,19 @@ impl<'py> Gathered<'py> {
             values.push(facts.getattr(name.bind(py)).map_err(|_| Stop::Decline)?);
         }
         let value = |at: usize| values[at].clone();
-        let (headers, parts, sensitive, kwargs) = (
+        // The slowest statement's SQL and a view's own key names are
+        // masked by the Python formatter.
+        if !value(fact!("db_slowest_sql")).is_none()
+            || !value(fact!("view_sensitive_fields")).is_none()
+        {
+            return Err(Stop::Decline);
+        }
+        let (headers, parts, sensitive, kwargs, labels) = (
             value(fact!("headers")),
             value(fact!("body_parts")),
             value(fact!("sensitive_post")),
             value(fact!("route_kwargs")),
+            value(fact!("labels")),
         );
         let mut gathered = Gathered {
             values,
@@ -172,7 +188,11 @@ impl<'py> Gathered<'py> {
             parts: Vec::new(),
             sensitive: Vec::new(),
             kwargs: Vec::new(),
+            labels: Vec::new(),
         };
+        if !labels.is_none() {
+            gathered.labels = items(&labels)?.iter().map(pair).collect::<Decline<_>>()?;
+        }
         if !headers.is_none() {
             gathered.headers = items(&headers)?.iter().map(pair).collect::<Decline<_>>()?;
         }
@@ -234,6 +254,12 @@ impl<'py> Gathered<'py> {
         let sensitive_post = optional(self.get(fact!("sensitive_post")), |_| {
             self.sensitive.iter().map(text).collect::<Decline<Vec<_>>>()
         })?;
+        let labels = optional(self.get(fact!("labels")), |_| {
+            self.labels
+                .iter()
+                .map(|(key, value)| Ok((text(key)?, label(value)?)))
+                .collect::<Decline<Vec<_>>>()
+        })?;
         Ok(Facts {
             event_id: self.text(fact!("event_id"))?,
             request_id: self.text(fact!("request_id"))?,
@@ -275,8 +301,27 @@ impl<'py> Gathered<'py> {
             duration_ns: int(self.get(fact!("duration_ns")))?,
             slow: boolean(self.get(fact!("slow")))?,
             sample_rate: number(self.get(fact!("sample_rate")))?,
+            labels,
+            labels_dropped: int(self.get(fact!("labels_dropped")))?,
+            db_queries: optional(self.get(fact!("db_queries")), int)?,
+            db_duration_ns: optional(self.get(fact!("db_duration_ns")), int)?,
+            db_slowest_ns: optional(self.get(fact!("db_slowest_ns")), int)?,
         })
     }
+}
+
+/// A bound label's value: a string, an int, a float or a bool, exactly.
+fn label<'a>(value: &'a Bound<'_, PyAny>) -> Decline<Label<'a>> {
+    if let Ok(flag) = value.cast_exact::<PyBool>() {
+        return Ok(Label::Bool(flag.is_true()));
+    }
+    if value.is_exact_instance_of::<PyString>() {
+        return text(value).map(Label::Str);
+    }
+    if let Ok(float) = value.cast_exact::<PyFloat>() {
+        return Ok(Label::Float(float.value()));
+    }
+    int(value).map(Label::Int)
 }
 
 fn optional<'a, 'py, T>(
@@ -346,6 +391,8 @@ pub struct Events {
     trusted: Vec<Network>,
     ecs: Placement,
     logstash: Placement,
+    /// `LOGSTASH_RESERVED`, sorted: names a bound label may not take there.
+    logstash_reserved: Vec<String>,
     /// `event.mask_route_params`, for routes that are regular expressions.
     route_masker: Py<PyAny>,
     message_type: Py<PyType>,
@@ -527,6 +574,13 @@ fn py_value<'py>(py: Python<'py>, value: &Value<'_>) -> PyResult<Bound<'py, PyAn
             }
             dict.into_any()
         }
+        Value::Object(members) => {
+            let dict = PyDict::new(py);
+            for (key, item) in members {
+                dict.set_item(key, py_value(py, item)?)?;
+            }
+            dict.into_any()
+        }
     })
 }
 
@@ -534,7 +588,8 @@ fn py_value<'py>(py: Python<'py>, value: &Value<'_>) -> PyResult<Bound<'py, PyAn
 impl Events {
     /// `trusted`: (version, network address as an int, prefix length) for
     /// each network of REQLOG_TRUSTED_PROXIES; the tables: (path, field,
-    /// form, fixed value as JSON, only-with field) for each entry.
+    /// form, fixed value as JSON, only-with field) for each entry;
+    /// `logstash_reserved`: `LOGSTASH_RESERVED`, sorted.
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -543,6 +598,7 @@ impl Events {
         trusted: Vec<(u8, u128, u32)>,
         ecs: Table,
         logstash: Table,
+        logstash_reserved: Vec<String>,
         route_masker: Py<PyAny>,
         message_type: Py<PyType>,
         facts_type: Py<PyType>,
@@ -576,6 +632,7 @@ impl Events {
             trusted,
             ecs: placement(ecs, true)?,
             logstash: placement(logstash, false)?,
+            logstash_reserved,
             route_masker,
             message_type,
             facts_type,
@@ -643,6 +700,7 @@ impl Events {
             host,
             tags,
             message_type,
+            reserved: &self.logstash_reserved,
         };
         self.format(record, true, |envelope, fields| {
             line::logstash_line(envelope, &options, &self.logstash, fields)

@@ -200,3 +200,17 @@ def test_probe_path_is_skipped(demo: DemoRun) -> None:
     # gunicorn readiness probes hit /health/live, which the example skips.
     assert all(lookup(e, "url.path") != "/health/live" for e in demo.requests)
     assert any(lookup(e, "url.path") == "/health/" for e in demo.requests)
+
+
+def test_custom_fields_and_a_skipped_view(demo: DemoRun) -> None:
+    """make demo shows django_reqlog.bind() (labels.*) and @django_reqlog.skip."""
+    assert all(lookup(e, "url.path") != "/api/ping/" for e in demo.requests)
+    details = [e for e in demo.requests if lookup(e, "url.path") == "/api/items/1/"]
+    assert details
+    assert all(lookup(e, "labels") == {"tenant": "acme", "action": "retrieve"} for e in details)
+    listed = [e for e in demo.requests if lookup(e, "reqlog.route") == "api/items/"]
+    assert {lookup(e, "labels.tenant") for e in listed} == {"public"}
+    assert all(lookup(e, "reqlog.db.queries") >= 1 for e in details)
+    assert "GET /api/ping/ (@django_reqlog.skip): 18 requests, no event" in demo.proc.stdout
+    assert "[PASS] @django_reqlog.skip view left no event" in demo.proc.stdout
+    assert "[PASS] django_reqlog.bind() fields in the events (labels.*)" in demo.proc.stdout

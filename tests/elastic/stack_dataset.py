@@ -18,7 +18,11 @@ other tests write "now" never fall in these windows):
   a share of requests does not.
 
 Every request event carries reqlog.sample_rate and reqlog.sample_weight,
-1.0 outside the sampled period.
+1.0 outside the sampled period. Request events of the first 90 minutes also
+carry reqlog.db (REQLOG_CAPTURE_DB on): a query count per route and a
+database time that is a fixed share of the request's duration (DB_PROFILE),
+worked out without drawing from the random generator, so no other figure
+changes.
 
 Tests compute every expected number from ``EVENTS`` in Python and compare
 with what the real Elasticsearch returns for the panel's or rule's query.
@@ -52,12 +56,31 @@ ROUTES = [
     ("api/export.csv", "/api/export.csv", "shop.views.export_csv", 5, 180),
     ("api/slow/", "/api/slow/", "shop.views.slow", 3, 900),
 ]
+# Queries per request and the share of its duration spent in them, by route.
+DB_PROFILE = {
+    "": (2, 0.25),
+    "api/items/": (3, 0.6),
+    "api/items/<pk>/": (2, 0.5),
+    "api/me/": (1, 0.3),
+    "api/export.csv": (1, 0.05),
+    "api/slow/": (0, 0.0),
+}
 USERS = ["alice", "bob", "carol", "dave", "erin", None]
 IPS = ["203.0.113.10", "203.0.113.11", "198.51.100.7", "192.0.2.44", "2001:db8::1f", "10.0.0.5"]
 
 
 def iso(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def db_figures(pattern: str, duration: int) -> dict[str, int]:
+    """reqlog.db of a request to ``pattern`` that took ``duration`` ns."""
+    queries, share = DB_PROFILE[pattern]
+    total = int(duration * share)
+    figures = {"queries": queries, "duration": total}
+    if queries:
+        figures["slowest"] = total * 2 // (queries + 1)
+    return figures
 
 
 def request_event(
@@ -105,6 +128,8 @@ def request_event(
             "sample_weight": 1.0 / sample_rate,
         },
     }
+    if pattern in DB_PROFILE and when < NORMAL_END:
+        doc["reqlog"]["db"] = db_figures(pattern, doc["event"]["duration"])
     if user is not None:
         doc["user"] = {"name": user, "id": str(USERS.index(user) + 1)}
     if status >= 500:

@@ -90,7 +90,7 @@ def test_ids_are_unique_and_types_known() -> None:
     assert len(ids) == len(set(ids))
     assert Counter(o["type"] for o in OBJECTS) == {
         "index-pattern": 1,
-        "lens": 13,
+        "lens": 14,
         "search": 2,
         "dashboard": 2,
     }
@@ -224,6 +224,7 @@ def test_dashboards_have_the_issue_panels() -> None:
         "Top client IPs",
         "Slowest requests",
         "Recent 5xx",
+        "Slowest routes by query time",
     ]
     assert BY_ID["reqlog-dashboard-shipper"]["attributes"]["title"] == "Shipper health"
     for ref in BY_ID["reqlog-dashboard-shipper"]["references"]:
@@ -540,6 +541,56 @@ def test_slowest_routes_by_p95(es_client: Any, stream: str) -> None:
         low, high = percentile_bounds(by_route[bucket["key"]], 95)
         assert low <= bucket["p95"]["values"]["95.0"] <= high
     assert buckets[0]["key"] == "api/slow/"
+
+
+@pytest.mark.es
+def test_slowest_routes_by_query_time(es_client: Any, stream: str) -> None:
+    assert lens_columns("reqlog-lens-top-routes-db-time") == [
+        ("terms", "reqlog.route", 10),
+        ("average", "reqlog.db.duration", None),
+        ("average", "reqlog.db.queries", None),
+        ("max", "reqlog.db.slowest", None),
+    ]
+    query = BY_ID["reqlog-lens-top-routes-db-time"]["attributes"]["state"]["query"]["query"]
+    assert query == 'event.kind : "event" and reqlog.db.queries >= 0'
+    aggs = {
+        "r": {
+            "terms": {"field": "reqlog.route", "size": 10, "order": {"t": "desc"}},
+            "aggs": {
+                "t": {"avg": {"field": "reqlog.db.duration"}},
+                "q": {"avg": {"field": "reqlog.db.queries"}},
+                "s": {"max": {"field": "reqlog.db.slowest"}},
+            },
+        }
+    }
+    counted = {"range": {"reqlog.db.queries": {"gte": 0}}}
+    result = search(es_client, stream, [REQUESTS_DSL, counted], size=0, aggs=aggs)
+    got = [
+        (b["key"], b["t"]["value"], b["q"]["value"], b["s"]["value"])
+        for b in result["aggregations"]["r"]["buckets"]
+    ]
+    by_route: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in REQUESTS:
+        if get(event, "reqlog.db") is not None:
+            by_route[get(event, "reqlog.route")].append(get(event, "reqlog.db"))
+    expected = [
+        (
+            route,
+            sum(d["duration"] for d in dbs) / len(dbs),
+            sum(d["queries"] for d in dbs) / len(dbs),
+            max((d["slowest"] for d in dbs if "slowest" in d), default=None),
+        )
+        for route, dbs in by_route.items()
+    ]
+    expected.sort(key=lambda row: row[1], reverse=True)
+    assert [row[0] for row in got] == [row[0] for row in expected]
+    for (_, time, queries, slowest), (_, e_time, e_queries, e_slowest) in zip(got, expected, strict=True):
+        assert time == pytest.approx(e_time) and queries == pytest.approx(e_queries)
+        assert slowest == e_slowest
+    # The API list does the most database work; the slow endpoint none.
+    assert got[0][0] == "api/items/" and got[-1][0] == "api/slow/"
+    # Events without the figures (the sampled period, the burst) are not averaged as zero.
+    assert sum(len(d) for d in by_route.values()) < len(REQUESTS)
 
 
 @pytest.mark.es

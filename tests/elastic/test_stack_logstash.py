@@ -132,6 +132,7 @@ KNOWN_OPTIONS = {
     },
     ("output", "pipeline"): {"id", "enable_metric", "codec", "send_to", "ensure_delivery"},
     ("filter", "uuid"): COMMON | {"target", "overwrite"},
+    ("filter", "ruby"): COMMON | {"code", "init", "path", "script_params", "tag_on_exception"},
     ("output", "elasticsearch"): {
         "id",
         "enable_metric",
@@ -303,6 +304,8 @@ def run_plugin(block: Any, event: dict[str, Any]) -> None:
                 put(event, ref(field), value.lower())
     elif block.name == "uuid":
         put(event, ref(opts["target"]), str(uuid.uuid4()))
+    elif block.name == "ruby":
+        move_to_labels(opts, event)
     else:
         raise AssertionError(f"the interpreter does not know {block.name}; extend it")
     for field, value in (opts.get("add_field") or {}).items():
@@ -317,6 +320,20 @@ def run_plugin(block: Any, event: dict[str, Any]) -> None:
             )
     for field in opts.get("remove_field") or []:
         pop(event, ref(field))
+
+
+def move_to_labels(opts: dict[str, Any], event: dict[str, Any]) -> None:
+    """The one ruby filter, reqlog_v1_labels, interpreted: every top-level
+    field outside the ECS roots listed in its ``init`` moves under labels.
+    Its Ruby text is checked to be the code this stands for."""
+    assert opts["id"] == "reqlog_v1_labels", "the interpreter knows one ruby filter; extend it"
+    assert opts["code"] == (
+        "event.to_hash.each_key { |name| next if ECS_ROOTS.include?(name) || "
+        "name.include?('['); event.set('[labels][' + name + ']', event.remove(name)) }"
+    )
+    roots = opts["init"].split("%w[", 1)[1].split("]", 1)[0].split()
+    for name in [n for n in event if n not in roots and "[" not in n]:
+        put(event, ["labels", name], event.pop(name))
 
 
 def run_filters(nodes: list[Any], event: dict[str, Any]) -> None:

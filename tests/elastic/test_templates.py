@@ -79,6 +79,12 @@ EXPECTED_TYPES = {
     "reqlog.sample_weight": "double",
     "reqlog.request.body.unread": "boolean",
     "reqlog.response.aborted": "boolean",
+    "labels": "flattened",
+    "reqlog.labels_dropped": "long",
+    "reqlog.db.queries": "long",
+    "reqlog.db.duration": "long",
+    "reqlog.db.slowest": "long",
+    "reqlog.db.slowest_statement": "keyword",
     **{
         f"reqlog.shipper.{k}": "long"
         for k in ("queued", "sent", "retried", "spooled", "dropped", "failed", "spool_bytes")
@@ -180,3 +186,22 @@ def test_malformed_and_unknown_values_do_not_lose_the_event(
     assert props["reqlog"]["properties"]["request"]["properties"]["headers"]["type"] == "flattened"
     found = es_client.search(index=stream, query={"term": {"reqlog.request.headers.x-h299": "299"}})
     assert found["hits"]["total"]["value"] == 1
+
+
+@pytest.mark.es
+def test_bound_labels_can_be_filtered_on(
+    es_client: Any, reqlog_templates: Any, es_namespace: str
+) -> None:
+    """django_reqlog.bind()'s fields land in labels, one flattened field:
+    a Kibana filter on labels.<name> is a term query on it."""
+    stream = names.data_stream_name(es_namespace)
+    doc = ecs_doc()
+    assert doc["labels"] == {"tenant": "acme", "order_id": 42}
+    es_client.create(index=stream, id=doc["event"]["id"], document=doc, refresh="true")
+    for query in (
+        {"term": {"labels.tenant": "acme"}},
+        {"term": {"labels.order_id": "42"}},
+        {"query_string": {"query": "labels.tenant:acme AND reqlog.db.queries:>=4"}},
+    ):
+        found = es_client.search(index=stream, query=query)
+        assert [h["_id"] for h in found["hits"]["hits"]] == [doc["event"]["id"]], query

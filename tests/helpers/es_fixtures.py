@@ -174,6 +174,12 @@ def full_request_record(
         duration_ns=12_500_000,
         slow=True,
         sample_rate=0.5,
+        labels=(("tenant", "acme"), ("order_id", 42)),
+        labels_dropped=1,
+        db_queries=4,
+        db_duration_ns=2_500_000,
+        db_slowest_ns=1_500_000,
+        db_slowest_sql="SELECT \"auth_user\".\"id\" FROM \"auth_user\" WHERE \"id\" = 7",
     )
     exc_info = None
     if with_error:

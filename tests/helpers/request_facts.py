@@ -322,6 +322,23 @@ created = st.one_of(
 response_bodies = st.one_of(
     st.none(), st.just(b""), JSON_BODIES.map(lambda t: t.encode("utf-8", "surrogatepass"))
 )
+# Bound labels as django_reqlog.bind() leaves them: names that are ordinary,
+# sensitive or reserved in the Logstash form; values of the four kinds, card
+# numbers and secret-shaped text included.
+LABEL_NAMES = ["tenant", "order_id", "api_token", "pin", "status", "host", "labels_dropped", "x-1"]
+label_values = st.one_of(
+    texts,
+    st.sampled_from([CARD, JWT, "password=hunter2", '{"secret": "x", "a": 1}', "é" * 1024]),
+    st.sampled_from([0, 42, -7, int(CARD.replace(" ", "").replace("-", "")), 2**63 - 1]),
+    st.sampled_from([0.25, 1.0, -3.5, 4111111111111111.0, 0.0001]),
+    st.booleans(),
+)
+labels = st.one_of(
+    st.none(),
+    st.dictionaries(st.sampled_from(LABEL_NAMES), label_values, max_size=6).map(
+        lambda bound: tuple(bound.items()) or None
+    ),
+)
 
 
 # What the core leaves to the Python formatters (docs/development.md): text
@@ -338,6 +355,9 @@ DECLINED: dict[str, Any] = {
     "content_type": "text/\u00e9",
     "content_encoding": "gzip\u00e9",
     "headers": [("x-\u00e9", "v")],
+    "labels": (("ratio", 1e-05),),
+    "db_slowest_sql": "SELECT * FROM t WHERE a = 'x'",
+    "view_sensitive_fields": ("iban",),
 }
 
 
@@ -377,6 +397,11 @@ def request_facts(draw: st.DrawFn, *, declined: bool = True) -> RequestFacts:
         "duration_ns": draw(durations),
         "slow": draw(st.booleans()),
         "sample_rate": draw(st.sampled_from([1.0, 0.25, 0.1, 0.001, 1])),
+        "labels": draw(labels),
+        "labels_dropped": draw(st.sampled_from([0, 0, 3])),
+        "db_queries": draw(st.sampled_from([None, 0, 17])),
+        "db_duration_ns": draw(st.sampled_from([None, 0, 1_234_567])),
+        "db_slowest_ns": draw(st.sampled_from([None, 654_321])),
     }
     values.update(draw(bodies()))
     values.update(draw(routed_paths()))

@@ -76,6 +76,21 @@ pub struct Facts<'a> {
     pub duration_ns: i64,
     pub slow: bool,
     pub sample_rate: Number,
+    /// What the application bound (`django_reqlog.bind()`), already bounded.
+    pub labels: Option<Vec<(&'a str, Label<'a>)>>,
+    pub labels_dropped: i64,
+    pub db_queries: Option<i64>,
+    pub db_duration_ns: Option<i64>,
+    pub db_slowest_ns: Option<i64>,
+}
+
+/// A bound label's value, as `django_reqlog/labels.py` leaves it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Label<'a> {
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
 }
 
 /// One value of a request field.
@@ -89,6 +104,8 @@ pub enum Value<'a> {
     List(Vec<Cow<'a, str>>),
     /// Header names and values, in order (an object).
     Map(Vec<(String, Cow<'a, str>)>),
+    /// Names and values of any kind, in order (an object: the labels).
+    Object(Vec<(&'a str, Value<'a>)>),
 }
 
 impl<'a> Value<'a> {
@@ -119,7 +136,7 @@ impl<'a> Value<'a> {
 }
 
 /// The names of the request fields, in the order `request_fields()` gives them.
-pub const FIELD_NAMES: [&str; 46] = [
+pub const FIELD_NAMES: [&str; 52] = [
     "event_id",
     "request_id",
     "trace_id",
@@ -166,7 +183,17 @@ pub const FIELD_NAMES: [&str; 46] = [
     "response_body",
     "response_body_truncated",
     "response_aborted",
+    "labels",
+    "labels_dropped",
+    "db_queries",
+    "db_duration_ns",
+    "db_slowest_ns",
+    "db_slowest_statement",
 ];
+
+/// Where the labels and their drop count are in [`FIELD_NAMES`].
+pub const LABELS: usize = 46;
+pub const LABELS_DROPPED: usize = 47;
 
 /// The index of a field in [`Fields::values`].
 pub fn field_index(name: &str) -> Option<usize> {
@@ -191,6 +218,7 @@ impl<'a> Fields<'a> {
                 Value::Str(text) => text.len(),
                 Value::List(items) => items.iter().map(|item| item.len() + 3).sum(),
                 Value::Map(members) => members.iter().map(|(k, v)| k.len() + v.len() + 6).sum(),
+                Value::Object(members) => members.iter().map(|(k, _)| k.len() + 16).sum(),
                 _ => 8,
             })
             .sum()
@@ -230,7 +258,77 @@ impl Context<'_> {
         self.url_fields(facts, &mut values, host)?;
         self.party_fields(facts, &mut values, host)?;
         self.body_fields(facts, &mut values, host)?;
+        self.extra_fields(facts, &mut values, host)?;
         Ok(Fields { values })
+    }
+
+    /// `_extra_fields`: the bound labels, masked, and the query figures (the
+    /// SQL text is left to the Python formatter: the core declines it).
+    fn extra_fields<'a>(
+        &self,
+        facts: &'a Facts<'a>,
+        values: &mut Vec<Value<'a>>,
+        host: &mut dyn PatternHost,
+    ) -> Result<(), Stop> {
+        let labels = match facts.labels.as_deref() {
+            Some(labels) if !labels.is_empty() => {
+                let mut masked: Vec<(&'a str, Value<'a>)> = Vec::with_capacity(labels.len());
+                for &(key, value) in labels {
+                    if masked.iter().any(|(known, _)| *known == key) {
+                        return Err(Stop::Decline); // a dict keeps one of each name
+                    }
+                    masked.push((key, self.label_value(key, value, host)?));
+                }
+                Value::Object(masked)
+            }
+            _ => Value::Null,
+        };
+        values.extend([
+            labels,
+            Value::optional(
+                (facts.labels_dropped != 0).then_some(facts.labels_dropped),
+                Value::Int,
+            ),
+            Value::optional(facts.db_queries, Value::Int),
+            Value::optional(facts.db_duration_ns, Value::Int),
+            Value::optional(facts.db_slowest_ns, Value::Int),
+            Value::Null,
+        ]);
+        Ok(())
+    }
+
+    /// `_label_value`: masked like a form value; a number whose digits hold
+    /// a secret shape becomes the placeholder.
+    fn label_value<'a>(
+        &self,
+        key: &str,
+        value: Label<'a>,
+        host: &mut dyn PatternHost,
+    ) -> Result<Value<'a>, Stop> {
+        let masker = self.masker;
+        if masker.is_sensitive_key(key) {
+            return Ok(Value::Str(Cow::Borrowed(REDACTED)));
+        }
+        let (text, kept) = match value {
+            Label::Str(text) => return Ok(Value::Str(masker.scrub_value(text, host)?)),
+            Label::Bool(flag) => return Ok(Value::Bool(flag)),
+            Label::Int(number) => {
+                let mut text = String::new();
+                crate::line::write_int(&mut text, number);
+                (text, Value::Int(number))
+            }
+            Label::Float(number) => {
+                let mut text = String::new();
+                crate::line::write_float(&mut text, number)?;
+                (text, Value::Float(number))
+            }
+        };
+        let unchanged = masker.scrub_text(&text, host)? == text.as_str();
+        Ok(if unchanged {
+            kept
+        } else {
+            Value::Str(Cow::Borrowed(REDACTED))
+        })
     }
 
     fn event_fields<'a>(&self, facts: &'a Facts<'a>, values: &mut Vec<Value<'a>>) {
@@ -563,6 +661,12 @@ mod tests {
         assert_eq!(drop_password("//a:b:c@d"), "//a:[REDACTED]@d");
         assert_eq!(drop_password("//a@b"), "//a@b");
         assert_eq!(drop_password("x"), "x");
+    }
+
+    #[test]
+    fn label_indexes() {
+        assert_eq!(FIELD_NAMES[LABELS], "labels");
+        assert_eq!(FIELD_NAMES[LABELS_DROPPED], "labels_dropped");
     }
 
     #[test]
