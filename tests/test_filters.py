@@ -20,7 +20,7 @@ from django_reqlog.filters import RequestContextFilter
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.helpers.log_capture import KeepRecords
-from tests.otel_support import run_without_opentelemetry
+from tests.helpers.no_opentelemetry import run_without_opentelemetry
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -125,7 +125,7 @@ def test_the_ids_are_there_only_during_the_request(capture, app_records):
 def test_request_events_are_left_alone(capture, tracer):
     """The filter adds nothing to a request event, also when a span is active
     around the whole request (OpenTelemetry's WSGI or ASGI instrumentation):
-    the event carries that span's IDs itself (tests/test_integrations_otel.py)."""
+    the event carries that span's IDs itself (tests/request_events/test_otel.py)."""
     otel, exporter = tracer
     capture.addFilter(RequestContextFilter())
     with otel.start_as_current_span("wsgi request"):

@@ -1,6 +1,6 @@
 """``django_reqlog.bind()``: custom fields on the request's own event, under
 ``labels.*`` in ECS and at the top level in the Logstash form; context-local,
-async-safe, bounded and masked (tests/view_control_views.py binds)."""
+async-safe, bounded and masked (tests/helpers/view_control_views.py binds)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from django.test import AsyncClient, Client, override_settings
 import django_reqlog
 from django_reqlog import formatters, labels, masking
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from tests import event_support as es
+from tests.helpers import request_facts as es
 
-pytestmark = [pytest.mark.urls("tests.view_control_urls"), pytest.mark.django_db]
+pytestmark = [pytest.mark.urls("tests.helpers.view_control_urls"), pytest.mark.django_db]
 
 
 def get(path: str, client: str = "sync") -> Any:

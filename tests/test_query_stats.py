@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from django_reqlog.query_stats import MAX_SQL_CHARS, mask_sql
 
 pytestmark = [
-    pytest.mark.urls("tests.view_control_urls"),
+    pytest.mark.urls("tests.helpers.view_control_urls"),
     pytest.mark.django_db(databases=["default", "other"]),
 ]
 ON = {"REQLOG_CAPTURE_DB": True}

@@ -1,7 +1,7 @@
 """Per-view control: ``@django_reqlog.skip`` and ``@django_reqlog.options(...)``
 on function views (sync and async), class-based views (the class,
 ``as_view()``, ``method_decorator``) and DRF viewsets and their actions,
-through the whole Django stack (tests/view_control_urls.py)."""
+through the whole Django stack (tests/helpers/view_control_urls.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from django.urls.resolvers import URLResolver
 
 import django_reqlog
 from django_reqlog import view_options
-from tests import view_control_views as views
+from tests.helpers import view_control_views as views
 
-pytestmark = [pytest.mark.urls("tests.view_control_urls"), pytest.mark.django_db]
+pytestmark = [pytest.mark.urls("tests.helpers.view_control_urls"), pytest.mark.django_db]
 
 
 def get(path: str, client: str = "sync", **kwargs: Any) -> Any:

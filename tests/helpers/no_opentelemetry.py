@@ -1,6 +1,6 @@
 """Run a script in a fresh interpreter where importing OpenTelemetry fails,
-as if it were not installed (tests/test_integrations_filters.py and
-tests/test_integrations_otel.py)."""
+as if it were not installed (tests/test_filters.py and
+tests/request_events/test_otel.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Put first in every such script: each attempt to import OpenTelemetry is
 # recorded in NoOpenTelemetry.attempts and fails.

@@ -4,7 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 import django_reqlog
-from tests import view_control_views as v
+from tests.helpers import view_control_views as v
 
 router = SimpleRouter(use_regex_path=False)
 router.register("items", v.ItemViewSet, basename="item")

@@ -1,5 +1,5 @@
 """Views for the integration tests of issue 17: per-view options, bound
-fields and database query counts (tests/view_control_urls.py routes them)."""
+fields and database query counts (tests/helpers/view_control_urls.py routes them)."""
 
 from __future__ import annotations
 

@@ -27,15 +27,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from django_reqlog.filters import RequestContextFilter
-from tests.logging_support import KeepRecords
-from tests.otel_support import run_without_opentelemetry
+from tests.helpers.log_capture import KeepRecords
+from tests.helpers.no_opentelemetry import run_without_opentelemetry
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT}-01"
 OURS = "django_reqlog.middleware.RequestLogMiddleware"
 
-pytestmark = pytest.mark.urls("tests.integration_urls")
+pytestmark = pytest.mark.urls("tests.helpers.integration_urls")
 
 
 @pytest.fixture(params=["otel-first", "ours-first"])
@@ -144,7 +144,7 @@ handler.emit = records.append
 logger = logging.getLogger("django_reqlog")
 logger.addHandler(handler)
 logger.setLevel(logging.INFO)
-with override_settings(ROOT_URLCONF="tests.integration_urls"):
+with override_settings(ROOT_URLCONF="tests.helpers.integration_urls"):
     Client().get("/sync-logs/", headers={"traceparent": sys.argv[1]})
 doc = json.loads(ECSFormatter().format(records[0]))
 print(json.dumps({
