@@ -73,7 +73,8 @@ def _parts() -> dict[str, Callable[[], object]]:
 
     from django_reqlog import middleware as mw
     from django_reqlog.context import RequestContext
-    from django_reqlog.event import EventMessage, record_extra
+    from django_reqlog.request_facts import record_extra
+    from django_reqlog.request_fields import EventMessage
 
     request = RequestFactory().post(
         "/api/orders/?page=1&token=abc123",

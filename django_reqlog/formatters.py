@@ -18,15 +18,15 @@ from typing import Any, NamedTuple
 
 from django_reqlog._json import dumps
 from django_reqlog.conf import derived, register_cache_clearer
-from django_reqlog.event import (
+from django_reqlog.masking import core_masker, scrub_free_text
+from django_reqlog.request_facts import RequestFacts
+from django_reqlog.request_fields import (
     MAX_TEXT_FIELD,
     EventMessage,
-    RequestFacts,
     exception_fields,
     mask_route_params,
     request_fields,
 )
-from django_reqlog.masking import core_masker, scrub_free_text
 from django_reqlog.request_id import get_request_id
 
 try:

@@ -32,10 +32,11 @@ from django_reqlog._stderr import warn
 from django_reqlog.capture import CountingIterator, MultipartCounter, TeeStream, once
 from django_reqlog.conf import clear_caches, conf, derived
 from django_reqlog.context import RequestContext, _current
-from django_reqlog.event import EventMessage, RequestFacts, is_textual, record_extra
 from django_reqlog.filters import active_span_ids
 from django_reqlog.labels import BoundLabels, _bound
 from django_reqlog.query_stats import QueryStats
+from django_reqlog.request_facts import RequestFacts, record_extra
+from django_reqlog.request_fields import EventMessage, is_textual
 from django_reqlog.request_id import accept_or_generate, request_context
 from django_reqlog.view_options import ViewOptions, options_for
 

@@ -12,9 +12,10 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from django.test import Client, override_settings
 
-from django_reqlog.event import RequestFacts, _cap, _mask_query, request_fields
 from django_reqlog.formatters import ECSFormatter
 from django_reqlog.masking import REDACTED, mask_pairs
+from django_reqlog.request_facts import RequestFacts
+from django_reqlog.request_fields import _cap, _mask_query, request_fields
 from tests.helpers.request_facts import example_facts as _facts
 from tests.helpers.request_facts import example_record as _record
 from tests.helpers.request_facts import facts_with

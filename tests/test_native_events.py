@@ -23,9 +23,10 @@ from django.test import override_settings
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 
-from django_reqlog import _json, event, formatters, masking
+from django_reqlog import _json, formatters, masking, request_fields
 from django_reqlog.conf import clear_caches
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
+from django_reqlog.request_facts import RequestFacts
 from tests.helpers import masking_cases as ms
 from tests.helpers import request_facts as es
 from tests.helpers.privacy import (
@@ -115,7 +116,7 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(item)
 
 
-def documented_decline(facts: event.RequestFacts, line: str) -> str | None:
+def documented_decline(facts: RequestFacts, line: str) -> str | None:
     """Why the core may decline this event (docs/development.md), or None."""
     values = [getattr(facts, name) for name in facts.__slots__ if name != "_fields"]
     texts = [text for value in values for text in _texts(value)]
@@ -173,7 +174,7 @@ def test_core_fields_equal_request_fields(core, facts):
     got = core.request_fields(facts)
     on, masking._NATIVE_ON = masking._NATIVE_ON, False
     try:
-        expected = event._build(facts)
+        expected = request_fields._build(facts)
     finally:
         masking._NATIVE_ON = on
     if got is None:
@@ -207,10 +208,10 @@ core_on = pytest.mark.skipif(
 
 
 def _no_python_fields(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(facts: event.RequestFacts) -> dict[str, Any]:
+    def refuse(facts: RequestFacts) -> dict[str, Any]:
         raise AssertionError("the Python path built the fields")
 
-    monkeypatch.setattr(event, "_build", refuse)
+    monkeypatch.setattr(request_fields, "_build", refuse)
 
 
 @core_on
@@ -277,7 +278,7 @@ def _raised() -> Any:
         ("shipper metrics", {"reqlog_shipper": {"sent": 1}}),
         ("%-arguments", {"msg": "%s done", "args": ("x",)}),
         ("a message of another type", {"msg": 12}),
-        ("another request's message", {"msg": event.EventMessage(es.example_facts())}),
+        ("another request's message", {"msg": request_fields.EventMessage(es.example_facts())}),
     ],
 )
 def test_the_core_declines_records_it_does_not_format(core, why, extra):

@@ -40,7 +40,8 @@ def test_the_distinct_defaults_are_found():
         "setting_reports.py",
         "apps.py",
         "middleware.py",
-        "event.py",
+        "request_facts.py",
+        "request_fields.py",
     ],
 )
 def test_no_module_repeats_a_default(module):

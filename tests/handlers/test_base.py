@@ -23,10 +23,11 @@ import pytest
 
 from django_reqlog import _stderr
 from django_reqlog.context import RequestContext, _current
-from django_reqlog.event import EventMessage, RequestFacts, record_extra
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler
 from django_reqlog.handlers.base import _queued
+from django_reqlog.request_facts import RequestFacts, record_extra
+from django_reqlog.request_fields import EventMessage
 from tests.helpers.request_facts import facts_with
 from tests.helpers.shipping import HTTPReceiver
 from tests.helpers.waiting import wait_for

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from django_reqlog import event, formatters
+from django_reqlog import formatters, request_fields
 from django_reqlog.context import RequestContext, _current
-from django_reqlog.event import RequestFacts
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.handlers import LogstashHandler, shipper_handlers
 from django_reqlog.handlers.status import directory_status
+from django_reqlog.request_facts import RequestFacts
 from tests.helpers.handlers import Shippers, record
 from tests.helpers.request_facts import facts_with
 from tests.helpers.shipping import HTTPReceiver, TCPReceiver, UDPReceiver, make_tls_files
@@ -537,13 +537,13 @@ def test_both_formatters_share_one_parse_of_the_request(
     """On the Python path, parsing and masking happens once per request record
     (the compiled core, when it formats, builds the fields per line instead)."""
     calls: list[RequestFacts] = []
-    build = event._build
+    build = request_fields._build
 
     def counting(facts: RequestFacts) -> dict[str, Any]:
         calls.append(facts)
         return build(facts)
 
-    monkeypatch.setattr(event, "_build", counting)
+    monkeypatch.setattr(request_fields, "_build", counting)
     monkeypatch.setattr(formatters, "_events_core", lambda: None)
     facts = make_facts()
     rec = record("POST /api/items/ 201", reqlog=facts, event_id=facts.event_id)

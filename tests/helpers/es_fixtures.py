@@ -134,7 +134,7 @@ def full_request_record(
     import logging
     import sys
 
-    from django_reqlog.event import RequestFacts
+    from django_reqlog.request_facts import RequestFacts
 
     event_id = event_id or uuid.uuid4().hex
     facts = RequestFacts(

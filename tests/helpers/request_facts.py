@@ -12,7 +12,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from django_reqlog.event import EventMessage, RequestFacts, record_extra
+from django_reqlog.request_facts import RequestFacts, record_extra
+from django_reqlog.request_fields import EventMessage
 from tests.helpers import masking_cases as ms
 
 CARD = ms.CARD

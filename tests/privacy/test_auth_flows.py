@@ -19,8 +19,8 @@ from django.utils.http import urlsafe_base64_encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from django_reqlog.event import mask_route_params
 from django_reqlog.masking import is_sensitive_key
+from django_reqlog.request_fields import mask_route_params
 
 pytestmark = pytest.mark.django_db
 

@@ -20,10 +20,10 @@ from django.test import RequestFactory, override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_reqlog.event import MAX_HEADER_VALUE, MAX_HEADERS
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from django_reqlog.masking import mask_json_text
 from django_reqlog.middleware import RequestLogMiddleware
+from django_reqlog.request_fields import MAX_HEADER_VALUE, MAX_HEADERS
 from tests.helpers.privacy import (
     FIGURES,
     _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
@@ -128,7 +128,7 @@ def test_header_values_and_count_are_capped():
         record = collector.records[0]
         lines = collector.json_lines()
     docs = assert_valid_event_lines(lines)
-    from django_reqlog.event import request_fields
+    from django_reqlog.request_fields import request_fields
 
     kept = request_fields(record.reqlog)["headers"]
     assert len(kept) <= MAX_HEADERS

@@ -33,7 +33,7 @@ CHECK = textwrap.dedent(
     settings.configure(REQLOG_SENSITIVE_VALUE_PATTERNS=[r"\\b\\d{3}-\\d{2}-\\d{4}\\b"])
     import django_reqlog
     from django_reqlog import masking
-    from django_reqlog.event import RequestFacts
+    from django_reqlog.request_facts import RequestFacts
     from django_reqlog.formatters import ECSFormatter
 
     assert importlib.util.find_spec("django_reqlog._native") is None, "the core was built"

@@ -1,4 +1,4 @@
-//! Request and response bodies by kind (`_body` in `event.py`): JSON, form,
+//! Request and response bodies by kind (`_body` in `request_fields.py`): JSON, form,
 //! multipart and text content masked; binary and compressed bodies, and
 //! files in multipart bodies, as placeholders.
 
@@ -32,7 +32,7 @@ pub struct Captured<'a> {
     pub parts: Option<&'a [Counted<'a>]>,
 }
 
-/// The part of a content type before its parameters, as `event.py`
+/// The part of a content type before its parameters, as `request_fields.py`
 /// compares it (stripped, lower case). None for a non-ASCII one, whose
 /// lower case is Unicode's: the core declines those.
 fn mime(content_type: &str) -> Option<String> {

@@ -1,5 +1,5 @@
 //! A request event's fields, built from the facts the middleware captured:
-//! the compiled counterpart of `request_fields()` in `django_reqlog/event.py`,
+//! the compiled counterpart of `request_fields()` in `django_reqlog/request_fields.py`,
 //! field for field.
 
 use std::borrow::Cow;

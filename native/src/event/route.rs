@@ -1,7 +1,7 @@
 //! Route parameters with sensitive names, masked in the path
 //! (`mask_route_params`). The route is lined up with the path: a `path()`
 //! route here, by the same leftmost, greedy-first search Python's `re` makes
-//! of the pattern `event.py` builds; a `re_path()` route (a Python regular
+//! of the pattern `request_fields.py` builds; a `re_path()` route (a Python regular
 //! expression) is handed to the reference through the host.
 
 use std::borrow::Cow;

@@ -1,4 +1,4 @@
-//! Python's string operations as `event.py` uses them: caps counted in
+//! Python's string operations as `request_fields.py` uses them: caps counted in
 //! characters, `str.strip()`, and the few case-insensitive comparisons.
 
 use std::borrow::Cow;
