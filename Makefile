@@ -78,7 +78,7 @@ test-dj42: $(STAMP42)
 
 test-reference: $(STAMP)
 	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/privacy/ tests/test_masking.py \
-		tests/test_formatters.py tests/test_event.py tests/test_middleware.py
+		tests/test_formatters.py tests/test_request_fields.py tests/test_middleware.py
 
 test-native:
 	cargo test --quiet --no-default-features --manifest-path native/Cargo.toml
