@@ -77,8 +77,8 @@ test-dj42: $(STAMP42)
 	REQLOG_NATIVE=0 REQLOG_HYPOTHESIS_PROFILE=reqlog-privacy-smoke $(PY42) -m pytest -m "not es and not slow" -q $(PYTEST_ARGS)
 
 test-reference: $(STAMP)
-	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/test_privacy_*.py tests/test_core_masking.py \
-		tests/test_core_formatters.py tests/test_core_event_fields.py tests/test_core_middleware.py
+	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/privacy/ tests/test_masking.py \
+		tests/test_formatters.py tests/test_request_fields.py tests/test_middleware.py
 
 test-native:
 	cargo test --quiet --no-default-features --manifest-path native/Cargo.toml

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from tests.logging_support import attached
+from tests.helpers.log_capture import attached
 
-pytest_plugins = ["tests.fixtures_es", "pytester"]
+pytest_plugins = ["tests.helpers.es_fixtures", "pytester"]
 
 
 class Capture(logging.Handler):
