@@ -78,7 +78,9 @@ test-dj42: $(STAMP42)
 
 test-reference: $(STAMP)
 	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/privacy/ tests/test_masking.py \
-		tests/test_formatters.py tests/test_request_fields.py tests/test_middleware.py
+		tests/test_formatters.py tests/test_request_fields.py tests/test_middleware.py \
+		tests/test_labels.py tests/test_query_stats.py tests/test_view_options.py \
+		tests/request_events/test_otel.py
 
 test-native:
 	cargo test --quiet --no-default-features --manifest-path native/Cargo.toml
