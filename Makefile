@@ -118,8 +118,10 @@ test-py313: $(VENV313)/.installed
 	$(VENV313)/bin/python -m pytest $(FAST) -q $(XDIST) $(PYTEST_ARGS)
 
 test-reference: $(STAMP)
-	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/test_privacy_*.py tests/test_core_masking.py \
-		tests/test_core_formatters.py tests/test_core_event_fields.py tests/test_core_middleware.py
+	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/privacy/ tests/test_masking.py \
+		tests/test_formatters.py tests/test_request_fields.py tests/test_middleware.py \
+		tests/test_labels.py tests/test_query_stats.py tests/test_view_options.py \
+		tests/request_events/test_otel.py
 
 test-native:
 	cargo test --quiet --no-default-features --manifest-path native/Cargo.toml

@@ -8,7 +8,7 @@ quick run can scale them down; the printed lines say what was run.
 
 Requests go through Django's test client (WSGI handler, the RequestLogMiddleware
 from tests/settings.py) as 1 KB JSON POSTs to /echo/; the sinks are loopback
-receivers from tests/handlers_support.py and, for "es", the real node.
+receivers from tests/helpers/shipping.py and, for "es", the real node.
 """
 
 from __future__ import annotations
@@ -39,18 +39,17 @@ from django_reqlog.formatters import ECSFormatter  # noqa: E402
 from django_reqlog.handlers import ElasticsearchHandler, LogstashHandler  # noqa: E402
 from django_reqlog.handlers.base import ShipperHandler  # noqa: E402
 from django_reqlog.handlers.spool import SpoolFile  # noqa: E402
-from tests.handlers_support import (  # noqa: E402
+from tests.helpers.shipping import (  # noqa: E402
     ESProxy,
     MiB,
     TCPReceiver,
-    free_port,
     kill_when_logged,
     spool_file_bytes,
     spooled_messages,
     start_outage,
     start_steady,
-    wait_for,
 )
+from tests.helpers.waiting import free_port, wait_for  # noqa: E402
 
 BODY = json.dumps({"items": [{"sku": f"SKU-{i:04d}", "qty": i} for i in range(40)]})[:1024]
 LOGGER = logging.getLogger("django_reqlog")
@@ -286,7 +285,7 @@ def es_figures(n: int, seconds: float, rate: float) -> None:
     if not url:
         out("Elasticsearch figures", "skipped (run under tests/testbed/esnode.py run --)")
         return
-    from tests.fixtures_es import ENV_KEYS, make_client
+    from tests.helpers.es_fixtures import ENV_KEYS, make_client
 
     settings = {k: os.environ.get(v, "") for k, v in ENV_KEYS.items()}
     client = make_client(settings)
@@ -368,7 +367,7 @@ def es_figures(n: int, seconds: float, rate: float) -> None:
 
 
 def faults(kills: int) -> None:
-    """The children of tests/test_handlers_faults.py, measured: a sink that is
+    """The children of tests/handlers/test_faults.py, measured: a sink that is
     down, a 1 MiB spool cap, events of several sizes."""
     for size in (3_000, 8_000, 16_000, 48_000):
         child = start_outage(Path(tempfile.mkdtemp(dir=WORK)), size, 9_000, queue_size=200, cap=MiB)

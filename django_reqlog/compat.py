@@ -1,7 +1,7 @@
 """Private Django attributes, each with the reason no public API serves.
 
 Everything else in the package uses public interfaces only. Each read here
-has a test per supported Django version (tests/test_core_compat.py), so a
+has a test per supported Django version (tests/test_compat.py), so a
 Django release that renames one fails that test instead of silently losing
 a fact; every function also degrades to "unknown" when the attribute is gone.
 """

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
-from tests.logging_support import attached
+from tests.helpers.log_capture import attached
 
-# tests.privacy_support prints the privacy suites' FIGURES at the end of
+# tests.helpers.privacy prints the privacy suites' FIGURES at the end of
 # the session, added up across pytest-xdist's workers.
-pytest_plugins = ["tests.fixtures_es", "tests.privacy_support", "pytester"]
+pytest_plugins = ["tests.helpers.es_fixtures", "tests.helpers.privacy", "pytester"]
 
 
 class Capture(logging.Handler):

@@ -7,7 +7,7 @@ USE_TZ = True
 ROOT_URLCONF = "tests.urls"
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
-    # A second database, for REQLOG_CAPTURE_DB's tests (tests/test_integrations_db.py).
+    # A second database, for REQLOG_CAPTURE_DB's tests (tests/test_query_stats.py).
     "other": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
 }
 INSTALLED_APPS = [

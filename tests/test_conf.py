@@ -18,7 +18,7 @@ from django.test import override_settings
 from django_reqlog import setting_reports
 from django_reqlog.conf import conf, derived
 from django_reqlog.setting_specs import MAX_BODY_BYTES, SLOW_REQUEST_MS
-from tests.logging_support import KeepRecords, attached
+from tests.helpers.log_capture import KeepRecords, attached
 
 
 @pytest.fixture(autouse=True)

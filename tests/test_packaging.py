@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.elastic.stack_support import load_module
+from tests.helpers.script_modules import load_module
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from django_reqlog.setting_specs import MAX_BODY_BYTES
-from tests.server_support import Call, ServerRun, serve
+from tests.helpers.servers import Call, ServerRun, serve
 
 SMALL = {"email": "ann@example.com", "name": "Ann", "note": "ref ACME-1234", "password": "pw-1"}
 BIG = json.dumps({"note": "x" * 10_000}).encode()

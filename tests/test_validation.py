@@ -137,7 +137,7 @@ def test_request_id_header(raw, ok):
         ("tests.test_validation.redact_ok", True, ""),
         ("no.such.module", False, "cannot be imported (ModuleNotFoundError"),
         ("tests.test_validation.no_such_function", False, "cannot be imported (ImportError"),
-        ("tests.broken_module.anything", False, "RuntimeError('broken on import')"),
+        ("tests.helpers.broken_module.anything", False, "RuntimeError('broken on import')"),
         ("tests.test_validation.NOT_CALLABLE", False, "is not callable"),
         (redact_ok, False, "must be a dotted path string"),
     ],

@@ -26,6 +26,11 @@ class Boom(Exception):
     pass
 
 
+def plain_ok(request: HttpRequest) -> HttpResponse:
+    """The smallest view: what the middleware tests call it with directly."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
 def _digest(request: HttpRequest) -> dict[str, object]:
     """What the view saw, so tests can prove the middleware changed nothing."""
     return {

@@ -12,7 +12,7 @@ import pytest
 
 from django_reqlog.elastic.names import data_stream_name
 from django_reqlog.handlers import ElasticsearchHandler
-from tests.logging_support import attached
+from tests.helpers.log_capture import attached
 
 # Every variable the commands read, so a value in the developer's shell never
 # reaches a test that did not set it.

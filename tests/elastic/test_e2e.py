@@ -20,8 +20,8 @@ import pytest
 from django.test import Client, override_settings
 
 from django_reqlog.handlers import ElasticsearchHandler
-from django_reqlog.request_facts import RequestFacts
-from tests.fixtures_es import leaf_paths, template_field_types
+from tests.helpers.es_fixtures import leaf_paths, template_field_types
+from tests.helpers.request_facts import facts_with
 
 pytestmark = pytest.mark.es
 
@@ -135,23 +135,15 @@ def seeded_events(n: int, seed: int) -> list[dict[str, Any]]:
 
 def to_record(event: dict[str, Any]) -> logging.LogRecord:
     event_id = uuid.uuid4().hex
-    facts = RequestFacts(
+    facts = facts_with(
         event_id=event_id,
         request_id=event_id[:12],
         started_at=event["ts"],
         method="GET",
-        scheme="https",
         host="shop.example",
         path=event["path"],
-        query_string="",
-        http_version="HTTP/1.1",
         remote_addr=event["ip"],
-        forwarded_for="",
         user_agent="seed",
-        referer="",
-        content_type="",
-        content_length=None,
-        content_encoding="",
         route=event["route"],
         view="v",
         status=event["status"],

@@ -33,7 +33,7 @@ from django_reqlog.formatters import ECSFormatter
 from django_reqlog.handlers import JSONLinesFileHandler
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.elastic.stack_support import ELK, RESOURCES
-from tests.logging_support import attached
+from tests.helpers.log_capture import attached
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read elk/filebeat/filebeat.yml")
 

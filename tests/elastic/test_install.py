@@ -8,7 +8,7 @@ import pytest
 
 from django_reqlog.elastic import install, names, resource_files
 from django_reqlog.elastic.connection import Connection, explain
-from tests.fixtures_es import ecs_doc, make_client
+from tests.helpers.es_fixtures import ecs_doc, make_client
 
 
 @pytest.mark.es

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from django_reqlog.elastic import check, install, names, retention
-from tests.fixtures_es import ecs_doc
+from tests.helpers.es_fixtures import ecs_doc
 
 
 @pytest.mark.es

@@ -19,7 +19,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,9 @@ from typing import Any
 
 import pytest
 
-from tests.elastic.stack_support import ELK, ROOT, filled_env, interpolate_tree, load_module
+from tests.elastic.stack_support import ELK, ROOT, filled_env, interpolate_tree
+from tests.helpers.script_modules import load_module
+from tests.helpers.waiting import free_port
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read the compose file")
 
@@ -51,12 +52,6 @@ def dockerfile_steps() -> dict[str, Any]:
     assert copies and pip and cmd
     sources = [s for line in copies for s in shlex.split(line)[:-1]]
     return {"sources": sources, "pip": shlex.split(pip.group(1)), "cmd": cmd.group(1)}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str) -> int:

@@ -39,11 +39,11 @@ from tests.elastic.stack_support import (
     compose_schema,
     filled_env,
     interpolate_tree,
-    load_module,
     read_env_file,
     tree_strings,
     variables,
 )
+from tests.helpers.script_modules import load_module
 
 # PyYAML belongs in the dev extras; without it these tests cannot read the files.
 yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read the compose/rule files")

@@ -38,7 +38,8 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.elastic.stack_dataset import BASE, EVENTS, SAMPLED_END, SAMPLED_START, get, parse
-from tests.elastic.stack_support import ELK, ROOT, load_module, seed_dataset
+from tests.elastic.stack_support import ELK, ROOT, seed_dataset
+from tests.helpers.script_modules import load_module
 
 # PyYAML belongs in the dev extras; without it these tests cannot read the files.
 yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read the compose/rule files")

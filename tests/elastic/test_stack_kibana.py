@@ -43,10 +43,10 @@ from tests.elastic.stack_support import (
     is_aggregatable,
     is_searchable,
     kql_fields,
-    load_module,
     seed_dataset,
     template_mappings,
 )
+from tests.helpers.script_modules import load_module
 
 builder = load_module(KIBANA / "build_saved_objects.py", "reqlog_kibana_builder")
 esnode = load_module(ROOT / "tests" / "testbed" / "esnode.py", "reqlog_esnode_k")

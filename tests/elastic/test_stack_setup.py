@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from elasticsearch import AuthorizationException
 
-from tests.elastic.stack_support import ELK, load_module
-from tests.fixtures_es import make_client
+from tests.elastic.stack_support import ELK
+from tests.helpers.es_fixtures import make_client
+from tests.helpers.script_modules import load_module
 
 setup_script = load_module(ELK / "setup" / "setup.py", "reqlog_stack_setup_es")
 SPEC = setup_script.load_json(ELK / "setup" / "roles.json")

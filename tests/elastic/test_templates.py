@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from django_reqlog.elastic import check, names, resource_files, templates
-from tests.fixtures_es import ecs_doc, leaf_paths, template_field_types
+from tests.helpers.es_fixtures import ecs_doc, leaf_paths, template_field_types
 
 # The contract's intended type for each ECS field the formatter emits.
 EXPECTED_TYPES = {
