@@ -3,18 +3,29 @@
 PYTHON ?= python3
 VENV ?= .venv
 VENV42 ?= .venv-dj42
+VENV310 ?= .venv-py310
+VENV313 ?= .venv-py313
 PY := $(VENV)/bin/python
 PY42 := $(VENV42)/bin/python
 STAMP := $(VENV)/.installed
 STAMP42 := $(VENV42)/.installed
 PYTEST_ARGS ?=
+# The fast suite: every test that needs no server (Elasticsearch, Kafka,
+# Redis) and is not a slow end-to-end run.
+FAST := -m "not es and not slow and not kafka and not redis"
+# pytest-xdist, one worker per core. Each test module stays on one worker
+# (loadfile): its module-scoped fixtures are built once, and the privacy
+# suites' checks of their own figures see all of their module's tests.
+# XDIST= runs on one process.
+XDIST ?= -n auto --dist loadfile
 # Editing the compiled core (native/) reinstalls, which rebuilds it.
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(shell find native/src -name "*.rs")
 
-.PHONY: help venv lint typecheck test test-core test-dj42 test-reference test-native test-no-rust demo bench clean es-start es-stop kafka-start kafka-stop redis-start redis-stop elastalert-venv
+.PHONY: help venv lint typecheck check test test-core test-dj42 test-py310 test-py313 test-reference test-native test-no-rust demo bench clean es-start es-stop kafka-start kafka-stop redis-start redis-stop elastalert-venv
 
 help:
 	@echo "make demo   - run example_project under gunicorn, drive traffic, print the report"
+	@echo "make check  - lint, type-check and run the tests that need no server (a few minutes)"
 	@echo "make test   - install everything, lint, type-check, start a real Elasticsearch, Kafka and Redis, run tests"
 	@echo "make bench  - measure request overhead and shipper throughput (benchmarks/results.md)"
 
@@ -32,6 +43,24 @@ $(STAMP42): setup.cfg pyproject.toml $(NATIVE_SOURCES)
 	$(PY42) -m pip install --quiet -e '.[dev]' 'Django>=4.2,<4.3' 'djangorestframework>=3.15,<3.17'
 	touch $@
 
+# The oldest and newest supported Pythons, found through pyenv or PATH
+# (tests/testbed/pythons.py; $REQLOG_PYTHON310 / $REQLOG_PYTHON313 name
+# one), each with its own virtualenv and the `test` extra (the `dev` tools
+# need not install there).
+define python_venv
+	rm -rf $(2)
+	base=$$($(PYTHON) tests/testbed/pythons.py $(1)) && "$$base" -m venv $(2)
+	$(2)/bin/python -m pip install --quiet --upgrade pip
+	$(2)/bin/python -m pip install --quiet -e '.[test]' 'Django>=5.2,<5.3' 'djangorestframework>=3.16'
+	touch $(2)/.installed
+endef
+
+$(VENV310)/.installed: setup.cfg pyproject.toml $(NATIVE_SOURCES)
+	$(call python_venv,3.10,$(VENV310))
+
+$(VENV313)/.installed: setup.cfg pyproject.toml $(NATIVE_SOURCES)
+	$(call python_venv,3.13,$(VENV313))
+
 venv: $(STAMP)
 
 lint: $(STAMP)
@@ -40,6 +69,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+# Quick feedback while working: ruff, mypy and the fast suite.
+check: lint typecheck
+	$(PY) -m pytest $(FAST) -q $(XDIST) $(PYTEST_ARGS)
 
 # The integration tests need a real Elasticsearch node: esnode.py fetches
 # Elastic's own distribution from Maven Central, starts it on 127.0.0.1 with
@@ -59,7 +92,9 @@ REDISNODE := $(PY) tests/testbed/redisnode.py
 # (masking does not depend on the Django version, so the second leg covers
 # both); test-native runs the Rust crate's own tests; test-no-rust installs
 # the package where no Rust toolchain can be found and formats a masked event.
-test: lint typecheck test-native test-core test-reference test-dj42 test-no-rust
+# test-py310 and test-py313 run the fast suite on the oldest and newest
+# supported Pythons.
+test: lint typecheck test-native test-core test-reference test-dj42 test-py310 test-py313 test-no-rust
 
 test-core: $(STAMP) elastalert-venv
 	$(PY) tests/testbed/esnode.py run -- $(KAFKANODE) run -- $(REDISNODE) run -- $(PY) -m pytest $(PYTEST_ARGS)
@@ -75,6 +110,12 @@ elastalert-venv: $(STAMP)
 # cases, same code paths) keeps the second leg short.
 test-dj42: $(STAMP42)
 	REQLOG_NATIVE=0 REQLOG_HYPOTHESIS_PROFILE=reqlog-privacy-smoke $(PY42) -m pytest -m "not es and not slow" -q $(PYTEST_ARGS)
+
+test-py310: $(VENV310)/.installed
+	$(VENV310)/bin/python -m pytest $(FAST) -q $(XDIST) $(PYTEST_ARGS)
+
+test-py313: $(VENV313)/.installed
+	$(VENV313)/bin/python -m pytest $(FAST) -q $(XDIST) $(PYTEST_ARGS)
 
 test-reference: $(STAMP)
 	REQLOG_NATIVE=0 $(PY) -m pytest -q $(PYTEST_ARGS) tests/privacy/ tests/test_masking.py \
@@ -114,4 +155,4 @@ bench: $(STAMP)
 	$(PY) tests/testbed/esnode.py run --optional -- $(KAFKANODE) run --optional -- $(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(VENV42) .cache build dist *.egg-info example_project/var native/target django_reqlog/_native*.so
+	rm -rf $(VENV) $(VENV42) $(VENV310) $(VENV313) .cache build dist *.egg-info example_project/var native/target django_reqlog/_native*.so

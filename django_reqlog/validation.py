@@ -203,11 +203,17 @@ def _compiled_with(kept: list[str], pattern: str) -> str | None:
 
     Each entry is checked as it is used, inside the alternation: an entry that
     compiles alone can still fail there (a global flag such as ``(?i)`` not at
-    the start, a group name used twice)."""
+    the start, a group name used twice). Python 3.10 only warns about such a
+    flag (an exception where warnings are errors) and applies it to the whole
+    alternation, changing what the other entries match; 3.11 rejects it. Every
+    entry sits inside a group, so a global flag there is never at the start:
+    it is refused on every Python."""
     try:
-        re.compile(joined_pattern([*kept, pattern]))
-    except re.error as exc:
+        compiled = re.compile(joined_pattern([*kept, pattern]))
+    except (re.error, DeprecationWarning) as exc:
         return str(exc)
+    if compiled.flags & ~re.UNICODE:
+        return "global flags not at the start of the expression"
     return None
 
 

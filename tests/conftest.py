@@ -10,7 +10,9 @@ import pytest
 from django_reqlog.formatters import ECSFormatter, LogstashFormatter
 from tests.helpers.log_capture import attached
 
-pytest_plugins = ["tests.helpers.es_fixtures", "pytester"]
+# tests.helpers.privacy prints the privacy suites' FIGURES at the end of
+# the session, added up across pytest-xdist's workers.
+pytest_plugins = ["tests.helpers.es_fixtures", "tests.helpers.privacy", "pytester"]
 
 
 class Capture(logging.Handler):

@@ -31,7 +31,6 @@ from tests.helpers import masking_cases as ms
 from tests.helpers import request_facts as es
 from tests.helpers.privacy import (
     FIGURES,
-    _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     examples,
 )
 

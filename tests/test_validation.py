@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import warnings
 
 import pytest
 from hypothesis import given
@@ -172,6 +173,15 @@ def test_redact_callback(raw, ok, reason):
 )
 def test_skip_paths(raw, expected):
     assert ids_and_value(specs.SKIP_PATHS, raw) == expected
+
+
+def test_a_flag_inside_the_alternation_is_refused_where_python_only_warns():
+    """Python 3.10 only warns about a global flag that is not at the start,
+    and applies it to the whole alternation: ``^/a`` would match ``/A``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        raw = [r"^/a", r"(?i)^/b"]
+        assert ids_and_value(specs.SKIP_PATHS, raw) == (["django_reqlog.E001"], (r"^/a",))
 
 
 @pytest.mark.parametrize(

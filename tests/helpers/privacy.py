@@ -3,7 +3,8 @@
 * Hypothesis profiles with a fixed seed (``derandomize``) so every run of
   ``make test`` explores the same cases; ``REQLOG_HYPOTHESIS_PROFILE`` picks a
   larger run (``reqlog-privacy-thorough`` multiplies every example count by 10).
-* ``FIGURES``: counters the suites fill in, printed in pytest's terminal summary.
+* ``FIGURES``: counters the suites fill in, printed in pytest's terminal
+  summary (this module is a pytest plugin for that).
 * ``Collector``: a logging handler formatting every record with the ECS,
   Logstash and console formatters, as a real handler would.
 * ``planted_secret`` / ``leaks``: unique secrets and the check that no form of
@@ -62,21 +63,32 @@ def hsettings(count: int, **overrides: Any) -> settings:
 FIGURES: Counter[str] = Counter()
 
 
-class _Summary:
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not FIGURES:
-            return
-        terminalreporter.section("django-reqlog privacy figures")
-        for name in sorted(FIGURES):
-            terminalreporter.write_line(f"{name}: {FIGURES[name]}")
+# This module is also a pytest plugin (tests/conftest.py loads it), for the
+# hooks below. Under pytest-xdist the suites fill FIGURES in the workers:
+# each worker hands its counts to the controller as it finishes, and the
+# controller adds them up and prints them. Each suite's module runs on one
+# worker (`--dist loadfile`), so its own checks of FIGURES see all of its
+# tests.
+_WORKER_OUTPUT_KEY = "reqlog_privacy_figures"
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _privacy_summary(request: pytest.FixtureRequest) -> None:
-    """Print FIGURES at the end of the run (registered once per session)."""
-    manager = request.config.pluginmanager
-    if manager.get_plugin("reqlog-privacy-summary") is None:
-        manager.register(_Summary(), "reqlog-privacy-summary")
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # in an xdist worker
+        workeroutput[_WORKER_OUTPUT_KEY] = dict(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown without xdist
+def pytest_testnodedown(node: Any, error: object) -> None:
+    FIGURES.update(getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT_KEY, {}))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("django-reqlog privacy figures")
+    for name in sorted(FIGURES):
+        terminalreporter.write_line(f"{name}: {FIGURES[name]}")
 
 
 # -- collecting formatted events -------------------------------------------

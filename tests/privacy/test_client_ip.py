@@ -23,7 +23,6 @@ from django_reqlog.client_ip import parse_ip, resolve_client_ip
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.helpers.privacy import (
     FIGURES,
-    _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
     examples,
     hsettings,

@@ -26,7 +26,6 @@ from django_reqlog.middleware import RequestLogMiddleware
 from django_reqlog.request_fields import MAX_HEADER_VALUE, MAX_HEADERS
 from tests.helpers.privacy import (
     FIGURES,
-    _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
     hsettings,
     planted_secret,

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from django_reqlog.middleware import RequestLogMiddleware
 from tests.helpers.privacy import (
     FIGURES,
-    _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
     hsettings,
 )

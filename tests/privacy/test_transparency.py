@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 
 from tests.helpers.privacy import (
     FIGURES,
-    _privacy_summary,  # noqa: F401 - autouse: prints FIGURES
     collecting,
     examples,
     hsettings,

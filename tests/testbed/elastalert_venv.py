@@ -11,18 +11,20 @@ Usage::
     python tests/testbed/elastalert_venv.py --check  # exit 1 when not installed
 
 The interpreter is ``$REQLOG_ELASTALERT_PYTHON`` if set, else the first
-Python 3.12+ found on PATH or under pyenv. The installed version is pinned
+Python 3.12, 3.13 or 3.14 found on PATH or under pyenv (pythons.py). The installed version is pinned
 to the one the compose file runs (``jertel/elastalert2`` image tag).
 """
 
 from __future__ import annotations
 
-import glob
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pythons
 
 ROOT = Path(__file__).resolve().parents[2]
 # Keep in step with the elastalert image tag in docker-compose.yml
@@ -30,32 +32,13 @@ ROOT = Path(__file__).resolve().parents[2]
 ELASTALERT_VERSION = "2.31.0"
 VENV = ROOT / ".cache" / f"elastalert2-{ELASTALERT_VERSION}"
 STAMP = VENV / ".installed"
+# The Pythons ElastAlert2 supports, in order of preference.
+SUPPORTED_PYTHONS = ("3.12", "3.13", "3.14")
 
 
 def find_python() -> str | None:
-    """Return a Python >= 3.12 interpreter, or None."""
-    explicit = os.environ.get("REQLOG_ELASTALERT_PYTHON")
-    if explicit:
-        return explicit
-    candidates: list[str] = []
-    for name in ("python3.13", "python3.12"):
-        found = shutil.which(name)
-        if found:
-            candidates.append(found)
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates += sorted(
-        glob.glob(os.path.join(pyenv_root, "versions", "3.1[2-9]*", "bin", "python"))
-    )
-    for candidate in candidates:
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == "True":
-            return candidate
-    return None
+    """Return a Python 3.12+ interpreter, or None."""
+    return pythons.find_python(SUPPORTED_PYTHONS, "REQLOG_ELASTALERT_PYTHON")
 
 
 def bin_dir() -> Path:
