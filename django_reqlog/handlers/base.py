@@ -382,7 +382,7 @@ def _queued(record: logging.LogRecord) -> dict[str, Any]:
     A copy, because the record is shared: handlers after this one may format
     or change it while the worker formats (``QueueHandler.prepare`` copies
     for the same reason, with ``copy.copy``, which costs the request thread
-    about ten times as much as copying the dict). The copy's ``exc_info``
+    far more than copying the dict: see benchmarks/results.md). The copy's ``exc_info``
     keeps a traceback alive only until the worker has formatted the event.
     """
     return record.__dict__.copy()
