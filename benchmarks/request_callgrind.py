@@ -85,7 +85,7 @@ def _parts() -> dict[str, Callable[[], object]]:
     request.body  # noqa: B018 - the view reads it, as the benchmark's does
     middleware = mw.RequestLogMiddleware(lambda r: JsonResponse({}))
     settings = mw._Settings()
-    state = mw._State(settings, RequestContext(mw.new_id()), len(measure.BODY), None)
+    state = mw._State(request, settings, RequestContext(mw.new_id()), len(measure.BODY), None)
     facts = middleware._facts(state, request, 201)
     assert facts is not None
     response = JsonResponse({"id": 1, "items": 20, "ok": True}, status=201)
@@ -106,10 +106,10 @@ def _parts() -> dict[str, Callable[[], object]]:
             response["X-Request-ID"] = state.request_id
 
     def contexts() -> None:
-        mw._State(settings, RequestContext("x"), None, None).reset()
+        mw._State(request, settings, RequestContext("x"), None, None).reset()
 
     return {
-        "settings: 7 conf properties, each read once per request": mw._Settings,
+        "settings: 8 conf properties, each read once per request": mw._Settings,
         "three IDs (new_id)": lambda: (mw.new_id(), mw.new_id(), mw.new_id()),
         "request state and its context variables": contexts,
         "the facts (RequestFacts from META, body, route, user)": lambda: middleware._facts(
