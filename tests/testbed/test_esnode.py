@@ -3,28 +3,23 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.testbed_runs import env_without, run_one_test, run_python
+
 ESNODE = Path(__file__).resolve().parent / "esnode.py"
 
 
 def run_esnode(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REQLOG_TEST_ES_")}
     # A version Maven Central does not have: the fetch must fail cleanly.
-    env.update(REQLOG_ES_VERSION="0.0.1", REQLOG_ES_CACHE_DIR=str(tmp_path / "cache"))
-    return subprocess.run(
-        [sys.executable, str(ESNODE), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    env = env_without(
+        "REQLOG_TEST_ES_", REQLOG_ES_VERSION="0.0.1", REQLOG_ES_CACHE_DIR=str(tmp_path / "cache")
     )
+    return run_python([str(ESNODE), *args], env)
 
 
 PROBE = "import os, sys; sys.exit(41 if 'REQLOG_TEST_ES_URL' in os.environ else 7)"
@@ -56,24 +51,9 @@ def test_env_without_a_started_node(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("required", "outcome"), [("", "1 skipped"), ("1", "1 error")])
 def test_es_tests_skip_or_fail_without_a_node(required: str, outcome: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REQLOG_TEST_ES_")}
-    env["REQLOG_TEST_ES_REQUIRED"] = required
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "tests/elastic/test_templates.py::test_full_document_gets_the_mapped_types",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ESNODE.parents[2],
+    result = run_one_test(
+        "tests/elastic/test_templates.py::test_full_document_gets_the_mapped_types",
+        env_without("REQLOG_TEST_ES_", REQLOG_TEST_ES_REQUIRED=required),
     )
     assert outcome in result.stdout, result.stdout[-2000:]
     if required:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -12,22 +11,19 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.script_modules import load_module
+from tests.helpers.testbed_runs import env_without, run_one_test, run_python
 
 KAFKANODE = Path(__file__).resolve().parent / "kafkanode.py"
 
 
 def run_kafkanode(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REQLOG_TEST_KAFKA_")}
     # A version Maven Central does not have: the fetch must fail cleanly.
-    env.update(REQLOG_KAFKA_VERSION="0.0.1", REQLOG_KAFKA_CACHE_DIR=str(tmp_path / "cache"))
-    return subprocess.run(
-        [sys.executable, str(KAFKANODE), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    env = env_without(
+        "REQLOG_TEST_KAFKA_",
+        REQLOG_KAFKA_VERSION="0.0.1",
+        REQLOG_KAFKA_CACHE_DIR=str(tmp_path / "cache"),
     )
+    return run_python([str(KAFKANODE), *args], env)
 
 
 PROBE = "import os, sys; sys.exit(41 if 'REQLOG_TEST_KAFKA_BOOTSTRAP' in os.environ else 7)"
@@ -63,24 +59,9 @@ def test_env_and_stop_without_a_started_broker(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("required", "outcome"), [("", "1 skipped"), ("1", "1 error")])
 def test_kafka_tests_skip_or_fail_without_a_broker(required: str, outcome: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REQLOG_TEST_KAFKA_")}
-    env["REQLOG_TEST_KAFKA_REQUIRED"] = required
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:randomly",
-            "tests/handlers/test_kafka.py::test_each_request_arrives_once_keyed_by_its_event_id",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=KAFKANODE.parents[2],
+    result = run_one_test(
+        "tests/handlers/test_kafka.py::test_each_request_arrives_once_keyed_by_its_event_id",
+        env_without("REQLOG_TEST_KAFKA_", REQLOG_TEST_KAFKA_REQUIRED=required),
     )
     assert outcome in result.stdout, result.stdout[-2000:]
     if required:

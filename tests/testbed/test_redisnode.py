@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.redis_server import redis_url
+from tests.helpers.testbed_runs import env_without, run_python
 
 REDISNODE = Path(__file__).resolve().parent / "redisnode.py"
 
@@ -25,16 +26,8 @@ print(json.dumps({"url": url, "ping": answer, "node": os.environ.get("REQLOG_TES
 
 
 def run_redisnode(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("REQLOG_TEST_REDIS_")}
-    clean.update(REQLOG_REDIS_CACHE_DIR=str(tmp_path / "cache"), **env)
-    return subprocess.run(
-        [sys.executable, str(REDISNODE), *args],
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    clean = env_without("REQLOG_TEST_REDIS_", REQLOG_REDIS_CACHE_DIR=str(tmp_path / "cache"), **env)
+    return run_python([str(REDISNODE), *args], clean)
 
 
 @pytest.fixture
