@@ -418,11 +418,7 @@ def wait_healthy(node: dict[str, Any], proc: subprocess.Popen[bytes], timeout: f
 
 def stop_node(node: dict[str, Any], keep_logs: bool = False) -> None:
     nodecli.stop_group(int(node["pid"]), log)
-    instance = Path(node["instance"])
-    if keep_logs:
-        log(f"keeping node files for inspection: {instance}")
-    else:
-        shutil.rmtree(instance, ignore_errors=True)
+    nodecli.keep_or_remove(node["instance"], keep_logs, log)
 
 
 def node_env(node: dict[str, Any]) -> dict[str, str]:

@@ -457,10 +457,7 @@ def current(node: dict[str, Any]) -> dict[str, Any]:
 def stop_node(node: dict[str, Any], keep_logs: bool = False) -> None:
     node = current(node)
     stop_broker(node)
-    if keep_logs:
-        log(f"keeping node files for inspection: {node['instance']}")
-    else:
-        shutil.rmtree(node["instance"], ignore_errors=True)
+    nodecli.keep_or_remove(node["instance"], keep_logs, log)
 
 
 def node_env(node: dict[str, Any]) -> dict[str, str]:

@@ -136,6 +136,14 @@ def tail_files(instance: Path, names: tuple[str, ...], lines: int) -> str:
     return "\n".join(parts) or "(no log files)"
 
 
+def keep_or_remove(instance: str | Path, keep_logs: bool, log: Callable[[str], None]) -> None:
+    """After a node stopped: keep its files for inspection, or remove them."""
+    if keep_logs:
+        log(f"keeping node files for inspection: {instance}")
+    else:
+        shutil.rmtree(instance, ignore_errors=True)
+
+
 def save_node(node: Node) -> None:
     """Write a node's state file (``node["state_file"]``), readable by its owner only."""
     path = Path(node["state_file"])

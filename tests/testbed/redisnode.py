@@ -206,10 +206,7 @@ def start_node(timeout: float) -> dict[str, Any]:
 
 def stop_node(node: dict[str, Any], keep_logs: bool = False) -> None:
     nodecli.stop_group(int(node["pid"]), log)
-    if keep_logs:
-        log(f"keeping node files for inspection: {node['instance']}")
-    else:
-        shutil.rmtree(node["instance"], ignore_errors=True)
+    nodecli.keep_or_remove(node["instance"], keep_logs, log)
 
 
 def node_env(node: dict[str, Any]) -> dict[str, str]:
